@@ -1,0 +1,74 @@
+"""The control channel's wire format: one line per message, worker -> master, over a pipe.
+
+Shared by both sides (``supervisor`` reads, ``worker`` writes) and by nothing else. A message is
+``KIND[ detail]\\n`` in ASCII, far below PIPE_BUF, so each write is atomic. The worker never
+blocks on the channel: if the master has stopped reading, messages are dropped (a master that
+stops reading will also stop hearing heartbeats, which is the failure it must notice).
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+
+
+class Kind(enum.Enum):
+    """What a worker can tell its master."""
+
+    #: lifespan startup done and listening
+    READY = "READY"
+    #: sent from the event loop; silence means the loop is blocked
+    HEARTBEAT = "HEARTBEAT"
+    #: the worker could not boot; detail is the one-line reason
+    BOOTFAIL = "BOOTFAIL"
+    #: the worker wants to be replaced (max requests, lifetime, memory); detail is the reason
+    RETIRING = "RETIRING"
+    #: detail is ``requests=N connections=M``
+    STATS = "STATS"
+
+
+class ChannelWriter:
+    """The worker's end: best-effort, never blocking."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        os.set_blocking(fd, False)
+
+    def send(self, kind: Kind, detail: str = "") -> None:
+        line = f"{kind.value} {detail}".rstrip().replace("\n", " ")[:500] + "\n"
+        try:
+            os.write(self.fd, line.encode("ascii", "replace"))
+        except (BlockingIOError, BrokenPipeError):
+            pass
+
+
+class ChannelReader:
+    """The master's end: turns bytes read from one worker's pipe into messages."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._partial = b""
+        os.set_blocking(fd, False)
+
+    def read(self) -> tuple[list[tuple[Kind, str]], bool]:
+        """Messages available now, and whether the worker closed its end."""
+        chunks = []
+        closed = False
+        while True:
+            try:
+                data = os.read(self.fd, 65536)
+            except BlockingIOError:
+                break
+            if not data:
+                closed = True
+                break
+            chunks.append(data)
+        *lines, self._partial = (self._partial + b"".join(chunks)).split(b"\n")
+        messages = []
+        for line in lines:
+            kind, _, detail = line.decode("ascii", "replace").partition(" ")
+            try:
+                messages.append((Kind(kind), detail))
+            except ValueError:
+                continue
+        return messages, closed

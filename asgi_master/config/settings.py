@@ -1,0 +1,144 @@
+"""The settings table: every setting declared once, as a field of ``Config``.
+
+Each field's ``setting(...)`` metadata drives the TOML schema, the ``ASGI_MASTER_<NAME>``
+environment variable, the command-line flag, ``--help``, validation and the generated reference
+in docs/config.md. To add a setting, add one field; nothing else needs to know about it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from .types import (
+    AppPath,
+    Bind,
+    BindSpec,
+    Bool,
+    Choice,
+    Converter,
+    FileMode,
+    Int,
+    ListOf,
+    Seconds,
+    Str,
+)
+
+ENV_PREFIX = "ASGI_MASTER_"
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One setting: its name, value type, default, flags and the help an operator reads."""
+
+    name: str
+    type: Converter
+    default: Any
+    section: str
+    help: str
+    short: str | None = None
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def repeatable(self) -> bool:
+        return isinstance(self.type, ListOf)
+
+
+def setting(type_: Converter, default: Any, section: str, help_: str, short: str | None = None
+            ) -> Any:
+    """Declare a ``Config`` field as a setting; the field's name is the setting's name."""
+    meta = {"setting": (type_, default, section, help_, short)}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The effective configuration; ``sources`` says where each value came from."""
+
+    # -- application
+    app: str | None = setting(
+        AppPath(), None, "application",
+        "The ASGI application to serve, as an import path `module:attribute`. Also given as the "
+        "first positional argument.")
+    app_dir: str = setting(
+        Str(metavar="DIR"), ".", "application",
+        "Directory put first on `sys.path` before the application is imported, so "
+        "`module:app` is found relative to it.")
+    lifespan: str = setting(
+        Choice("auto", "on", "off"), "auto", "application",
+        "ASGI lifespan protocol. `auto`: used if the app supports it, skipped if it raises on "
+        "the lifespan scope. `on`: required; any failure stops the worker. `off`: never sent.")
+    root_path: str = setting(
+        Str(metavar="PATH"), "", "application",
+        "The ASGI `root_path` of every request: the path prefix under which a proxy mounts the "
+        "application.")
+    # -- sockets
+    bind: list[BindSpec] = setting(
+        ListOf(Bind()), [BindSpec("tcp", host="127.0.0.1", port=8000)], "sockets",
+        "Addresses to listen on; repeat the flag (or give a TOML list) for several. "
+        "`host:port`, `[ipv6]:port`, `unix:/path/to.sock`, or `fd://N` for an inherited "
+        "listening socket.", short="-b")
+    backlog: int = setting(
+        Int(1, 65535), 2048, "sockets",
+        "Length of the kernel's queue of connections not yet accepted, per listening socket.")
+    unix_socket_mode: int = setting(
+        FileMode(), 0o666, "sockets",
+        "Permissions given to UNIX sockets the server creates, in octal.")
+    # -- workers
+    workers: int = setting(
+        Int(1, 1024), 1, "workers",
+        "Number of worker processes. Each runs its own event loop; a common start is the number "
+        "of CPU cores.", short="-w")
+    timeout: float = setting(
+        Seconds(1), 30.0, "workers",
+        "A worker whose event loop has sent no heartbeat for this long is stuck: it is sent "
+        "SIGABRT (its stack goes to the error log), then SIGKILL, and replaced.", short="-t")
+    graceful_timeout: float = setting(
+        Seconds(0), 30.0, "workers",
+        "On a graceful stop, how long workers may take to finish requests in flight before they "
+        "are killed.")
+    # -- http
+    keepalive_timeout: float = setting(
+        Seconds(0), 5.0, "http",
+        "How long an idle keep-alive connection is kept open waiting for the next request.")
+    # -- logging and process
+    log_level: str = setting(
+        Choice("critical", "error", "warning", "info", "debug"), "info", "logging",
+        "Least severe level written to the error log (stderr).")
+    access_log: bool = setting(
+        Bool(), True, "logging",
+        "Write one access-log line per response to stdout.")
+    proc_name: str | None = setting(
+        Str(optional=True, metavar="NAME"), None, "process",
+        "Name shown in process titles (`asgi-master: master [NAME]`); defaults to the app path.")
+    pidfile: str | None = setting(
+        Str(optional=True, metavar="FILE"), None, "process",
+        "File the master writes its PID to; removed when it exits.")
+
+    # -- not settings: where the values came from
+    config_file: str | None = None
+    sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def title_name(self) -> str:
+        """The name process titles carry."""
+        return self.proc_name or self.app or "asgi-master"
+
+
+SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(f.name, *f.metadata["setting"])
+    for f in dataclasses.fields(Config)
+    if "setting" in f.metadata
+)
+BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(s.section for s in SETTINGS))

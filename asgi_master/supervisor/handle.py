@@ -1,0 +1,53 @@
+"""What the master knows about one worker process."""
+
+from __future__ import annotations
+
+import enum
+import os
+import signal
+from dataclasses import dataclass, field
+
+from ..channel import ChannelReader
+
+
+class WorkerState(enum.Enum):
+    """A worker's life as the master sees it."""
+
+    BOOTING = "booting"
+    READY = "ready"
+    #: sent TERM (drain) or QUIT (close now); its exit is expected
+    STOPPING = "stopping"
+    #: missed its heartbeat: sent ABRT, SIGKILL follows if it lingers
+    ABORTED = "aborted"
+
+
+@dataclass(eq=False, slots=True)
+class WorkerHandle:
+    """One forked worker: its slot, PID, control channel and state."""
+
+    slot: int
+    pid: int
+    channel: ChannelReader
+    generation: int
+    started_at: float
+    state: WorkerState = WorkerState.BOOTING
+    last_heartbeat: float = 0.0
+    #: when the last TERM/QUIT/ABRT was sent
+    signalled_at: float = 0.0
+    killed: bool = False
+    channel_open: bool = True
+    boot_failure: str = ""
+    requests: int = field(default=0)
+
+    def send(self, signum: signal.Signals) -> None:
+        """Signal the process; a worker that already exited is not an error."""
+        try:
+            os.kill(self.pid, signum)
+        except ProcessLookupError:
+            pass
+        if signum == signal.SIGKILL:
+            self.killed = True
+
+    @property
+    def alive_and_serving(self) -> bool:
+        return self.state in (WorkerState.BOOTING, WorkerState.READY)

@@ -1,0 +1,41 @@
+"""The master's pidfile: refuse to start over a live master, clean up on exit."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+
+class PidfileError(Exception):
+    """Another live process owns the pidfile."""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def write_pidfile(path: str) -> None:
+    """Write our PID, replacing a stale file; refuse if the PID in it is alive."""
+    with contextlib.suppress(FileNotFoundError, ValueError):
+        with open(path) as fh:
+            pid = int(fh.read().strip() or "0")
+        if pid > 0 and pid != os.getpid() and _alive(pid):
+            raise PidfileError(f"pidfile {path} names process {pid}, which is running")
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as fh:
+        fh.write(f"{os.getpid()}\n")
+    os.replace(tmp, path)
+
+
+def remove_pidfile(path: str) -> None:
+    """Remove the pidfile if it still names us."""
+    with contextlib.suppress(OSError, ValueError):
+        with open(path) as fh:
+            if int(fh.read().strip()) == os.getpid():
+                os.unlink(path)

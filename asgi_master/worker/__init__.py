@@ -1,0 +1,5 @@
+"""One worker process: event loop, lifespan, HTTP/1.1, drain. The master calls ``run_worker``."""
+
+from .process import EXIT_APP_IMPORT, EXIT_BOOT_FAILED, EXIT_OK, run_worker
+
+__all__ = ["EXIT_APP_IMPORT", "EXIT_BOOT_FAILED", "EXIT_OK", "run_worker"]

@@ -1,0 +1,33 @@
+"""What every connection of a worker shares: the app, per-worker settings and live counters."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .http.reader import Limits
+
+if TYPE_CHECKING:
+    from .http.cycle import ASGIApp
+    from .http.protocol import HTTPProtocol
+
+
+@dataclass(slots=True, eq=False)
+class ServerContext:
+    """Shared state of one worker's server; connections read it on every request."""
+
+    app: ASGIApp
+    loop: asyncio.AbstractEventLoop
+    root_path: str = ""
+    keepalive_timeout: float = 5.0
+    access_log: bool = True
+    limits: Limits = field(default_factory=Limits)
+    #: the lifespan ``state``; each request scope gets a shallow copy
+    state: dict[str, Any] = field(default_factory=dict)
+    connections: set[HTTPProtocol] = field(default_factory=set)
+    #: app tasks still running, including ones past their response (drain waits for them)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    requests_served: int = 0
+    #: set when the worker drains: no new requests on kept-alive connections
+    draining: bool = False

@@ -1,0 +1,198 @@
+"""One ASGI HTTP request cycle: the app's ``receive`` and ``send``, and its error policy.
+
+Message order is an explicit state machine (``_TRANSITIONS``): a message that is not allowed in
+the current state raises ``ASGIMessageError`` naming both. Error policy: if the app fails (or
+returns) before any response byte left, the client gets a clean 500; after that, the connection
+is closed, since a half-sent response cannot be repaired.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any, Final
+
+from .writer import ResponseError, ResponseWriter, simple_response
+
+if TYPE_CHECKING:
+    from .protocol import HTTPProtocol
+
+Message = MutableMapping[str, Any]
+ASGIApp = Callable[[Message, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
+                   Awaitable[None]]
+
+log = logging.getLogger("asgi_master.error")
+
+_CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
+_DISCONNECT: Final = {"type": "http.disconnect"}
+
+
+class ClientDisconnected(OSError):
+    """``send`` was called after the client went away (ASGI spec 2.4: an OSError subclass)."""
+
+
+class ASGIMessageError(RuntimeError):
+    """The app sent a message that is malformed or not allowed in the cycle's state."""
+
+
+class ResponseState(enum.Enum):
+    """Where the response stands, as seen from the app's messages."""
+
+    AWAIT_START = "awaiting http.response.start"
+    #: start received, headers held until the first body part
+    AWAIT_BODY = "awaiting the first http.response.body"
+    STREAMING = "streaming the body"
+    COMPLETE = "complete"
+
+
+class RequestCycle:
+    """The state of one request between the connection and the app."""
+
+    __slots__ = (
+        "body", "body_complete", "body_delivered", "disconnected", "expect_continue", "protocol", "scope",
+        "start_time", "state", "waiter", "writer",
+    )
+
+    def __init__(self, protocol: HTTPProtocol, scope: Message, writer: ResponseWriter,
+                 expect_continue: bool) -> None:
+        self.protocol = protocol
+        self.scope = scope
+        self.writer = writer
+        self.state = ResponseState.AWAIT_START
+        self.body = bytearray()
+        self.body_complete = False
+        self.body_delivered = False
+        self.disconnected = False
+        self.expect_continue = expect_continue
+        self.waiter: asyncio.Future[None] | None = None
+        self.start_time = time.monotonic()
+
+    # -- called by the connection ---------------------------------------------------------
+
+    def wake(self) -> None:
+        """Body arrived, the body ended or the client left: let a waiting ``receive`` go on."""
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def run(self, app: ASGIApp) -> None:
+        """Run the app for this request and clean up after it, whatever it does."""
+        try:
+            await app(self.scope, self.receive, self.send)
+        except ClientDisconnected:
+            pass
+        except BaseException as exc:
+            self._app_failed(exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            if self.state is not ResponseState.COMPLETE:
+                self._app_failed(None)
+
+    def _app_failed(self, exc: BaseException | None) -> None:
+        state = self.state
+        if exc is None:
+            log.error("ASGI app returned with the response %s: %s %s",
+                      state.value, self.scope["method"], self.scope["path"])
+        elif isinstance(exc, asyncio.CancelledError):
+            pass
+        else:
+            log.error("Exception in ASGI app (response %s): %s %s", state.value,
+                      self.scope["method"], self.scope["path"], exc_info=exc)
+        self.state = ResponseState.COMPLETE
+        if self.writer.headers_sent or self.disconnected:
+            self.protocol.abort("application error after the response started")
+        else:
+            self.protocol.send_error(500, b"Internal Server Error")
+
+    # -- the app's receive ----------------------------------------------------------------
+
+    async def receive(self) -> Message:
+        """The next request message: body parts, then ``http.disconnect`` when it is over."""
+        if self.expect_continue:
+            self.expect_continue = False
+            if not self.writer.started:
+                self.protocol.write(_CONTINUE)
+        while True:
+            if self.disconnected or self.state is ResponseState.COMPLETE:
+                return dict(_DISCONNECT)
+            if not self.body_delivered and (self.body or self.body_complete):
+                break
+            await self._wait()
+        data = bytes(self.body)
+        self.body.clear()
+        more = not self.body_complete
+        # once the last part is handed over, later calls wait for the disconnect
+        self.body_delivered = not more
+        self.protocol.body_consumed()
+        return {"type": "http.request", "body": data, "more_body": more}
+
+    async def _wait(self) -> None:
+        waiter = self.waiter = self.protocol.loop.create_future()
+        await waiter
+
+    # -- the app's send -------------------------------------------------------------------
+
+    async def send(self, message: Message) -> None:
+        """Validate one response message against the state and put it on the wire."""
+        try:
+            handler = _TRANSITIONS.get((self.state, message["type"]))
+        except (KeyError, TypeError):
+            raise ASGIMessageError(f"message {message!r} has no 'type'") from None
+        if handler is None:
+            raise ASGIMessageError(
+                f"unexpected {message['type']!r} message while the response is "
+                f"{self.state.value}")
+        if self.disconnected:
+            raise ClientDisconnected("the client has disconnected")
+        handler(self, message)
+        protocol = self.protocol
+        if protocol.write_paused:
+            await protocol.drain()
+
+    def _on_start(self, message: Message) -> None:
+        try:
+            self.writer.start(message["status"], message.get("headers", ()))
+        except KeyError:
+            raise ASGIMessageError("http.response.start without a 'status'") from None
+        except ResponseError as exc:
+            raise ASGIMessageError(f"http.response.start: {exc}") from None
+        self.state = ResponseState.AWAIT_BODY
+
+    def _on_body(self, message: Message) -> None:
+        body = message.get("body", b"")
+        more = message.get("more_body", False)
+        if type(body) is not bytes:
+            if not isinstance(body, bytes | bytearray | memoryview):
+                raise ASGIMessageError(f"http.response.body 'body' must be bytes, not "
+                                       f"{type(body).__name__}")
+            body = bytes(body)
+        writer = self.writer
+        if not more and not writer.headers_sent and not self.protocol.reader.request_complete:
+            # answered before the request body arrived: the connection cannot be reused, so
+            # say so in this response's head
+            writer.keep_alive = False
+        try:
+            data = writer.body(body, bool(more))
+        except ResponseError as exc:
+            raise ASGIMessageError(f"http.response.body: {exc}") from None
+        if data:
+            self.protocol.write(data)
+        if more:
+            self.state = ResponseState.STREAMING
+        else:
+            self.state = ResponseState.COMPLETE
+            self.protocol.response_complete(self)
+
+
+_Handler = Callable[[RequestCycle, Message], None]
+_TRANSITIONS: Final[dict[tuple[ResponseState, str], _Handler]] = {
+    (ResponseState.AWAIT_START, "http.response.start"): RequestCycle._on_start,
+    (ResponseState.AWAIT_BODY, "http.response.body"): RequestCycle._on_body,
+    (ResponseState.STREAMING, "http.response.body"): RequestCycle._on_body,
+}

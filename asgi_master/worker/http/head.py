@@ -1,0 +1,149 @@
+"""Request heads and the strict fast parser for the common request shape.
+
+Theory of operation: most requests on a production server are a request line, a handful of
+ordinary headers, and either no body or a Content-Length body. ``parse_fast`` recognises exactly
+that shape and nothing else. It never rejects a request: anything it is not certain h11 would
+accept the same way (Transfer-Encoding, Expect, Upgrade, odd whitespace, bare LF, missing Host,
+obs-text in names...) makes it answer ``FALLBACK`` and the reader hands the bytes to h11, which
+then accepts or rejects them. So the fast path can only ever be a faster route to h11's verdict;
+tests/unit/test_fast_path_differential.py holds it to that.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+# RFC 9110 token and field grammar, as h11 writes it.
+_TOKEN = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
+_REQUEST_LINE: Final = re.compile(
+    rb"(" + _TOKEN + rb") (/[\x21-\x7e]*) HTTP/(1\.[01])"
+)
+_HEADER_LINE: Final = re.compile(
+    rb"(" + _TOKEN + rb"):[ \t]*((?:[\x21-\x7e\x80-\xff](?:[ \t]*[\x21-\x7e\x80-\xff])*)?)[ \t]*"
+)
+_DIGITS: Final = re.compile(rb"[0-9]{1,18}")
+
+# Header lines repeat across requests (User-Agent, Accept, Host...): a validated line is
+# remembered with its lowercased name, so a repeat costs one dict lookup.
+_LINE_CACHE: dict[bytes, tuple[bytes, bytes]] = {}
+_LINE_CACHE_MAX: Final = 512
+
+# Headers whose presence changes framing or needs h11's full treatment.
+_DEFER: Final = frozenset({b"transfer-encoding", b"expect", b"upgrade"})
+
+
+class Fallback:
+    """Marker type: the fast parser declines this head; h11 must parse it."""
+
+
+FALLBACK: Final = Fallback()
+
+
+@dataclass(frozen=True, slots=True)
+class RequestHead:
+    """A parsed request head with the framing facts the server acts on."""
+
+    method: str
+    target: bytes
+    http_version: str
+    #: lowercased names, values as received, in order
+    headers: list[tuple[bytes, bytes]]
+    content_length: int | None
+    chunked: bool
+    keep_alive: bool
+    expect_continue: bool
+    #: the Upgrade header's value when the client asked to switch protocols, else None
+    upgrade: bytes | None
+
+
+def _connection_tokens(value: bytes) -> set[bytes]:
+    return {t.strip().lower() for t in value.split(b",")}
+
+
+def head_from_parts(method: bytes, target: bytes, version: bytes,
+                    headers: list[tuple[bytes, bytes]]) -> RequestHead:
+    """Build a ``RequestHead`` from already validated parts (the h11 path)."""
+    content_length: int | None = None
+    chunked = expect_continue = False
+    connection: set[bytes] = set()
+    upgrade: bytes | None = None
+    for name, value in headers:
+        if name == b"content-length":
+            content_length = int(value)
+        elif name == b"transfer-encoding":
+            chunked = True
+        elif name == b"connection":
+            connection |= _connection_tokens(value)
+        elif name == b"expect":
+            expect_continue = value.lower() == b"100-continue"
+        elif name == b"upgrade":
+            upgrade = value
+    if chunked:
+        content_length = None
+    keep_alive = b"close" not in connection and (
+        version == b"1.1" or b"keep-alive" in connection
+    )
+    return RequestHead(
+        method=method.decode("ascii").upper(),
+        target=target,
+        http_version=version.decode("ascii"),
+        headers=headers,
+        content_length=content_length,
+        chunked=chunked,
+        keep_alive=keep_alive,
+        expect_continue=expect_continue,
+        upgrade=upgrade if b"upgrade" in connection else None,
+    )
+
+
+def parse_fast(head: bytes) -> RequestHead | Fallback:
+    """Parse a complete head (up to, not including, the blank line) or decline with FALLBACK."""
+    lines = head.split(b"\r\n")
+    match = _REQUEST_LINE.fullmatch(lines[0])
+    if match is None:
+        return FALLBACK
+    method, target, version = match.groups()
+    headers: list[tuple[bytes, bytes]] = []
+    content_length: int | None = None
+    connection: bytes | None = None
+    hosts = 0
+    cache = _LINE_CACHE
+    for line in lines[1:]:
+        parsed = cache.get(line)
+        if parsed is None:
+            m = _HEADER_LINE.fullmatch(line)
+            if m is None:
+                return FALLBACK
+            parsed = (m.group(1).lower(), m.group(2))
+            if len(cache) >= _LINE_CACHE_MAX:
+                cache.clear()
+            cache[line] = parsed
+        name, value = parsed
+        headers.append(parsed)
+        if name == b"host":
+            hosts += 1
+        elif name == b"content-length":
+            if content_length is not None or _DIGITS.fullmatch(value) is None:
+                return FALLBACK
+            content_length = int(value)
+        elif name == b"connection":
+            if connection is not None:
+                return FALLBACK
+            connection = value
+        elif name in _DEFER:
+            return FALLBACK
+    if hosts > 1 or (hosts == 0 and version == b"1.1"):
+        return FALLBACK
+    if connection is None:
+        keep_alive = version == b"1.1"
+    else:
+        tokens = _connection_tokens(connection)
+        if b"upgrade" in tokens:
+            return FALLBACK
+        keep_alive = b"close" not in tokens and (version == b"1.1" or b"keep-alive" in tokens)
+    return RequestHead(
+        method.decode("ascii").upper(), target, version.decode("ascii"), headers,
+        content_length, False, keep_alive, False, None,
+    )

@@ -1,0 +1,295 @@
+"""The asyncio adapter of one HTTP/1.1 connection: transport, flow control, tasks, keep-alive.
+
+All parsing is in ``reader`` and all serialising in ``writer``; this class only moves bytes
+between them and the transport, starts one task per request, and applies back-pressure:
+reading pauses while a request body waits unread above ``READ_HIGH_WATER`` (and while pipelined
+requests queue behind the current one); ``send`` waits while the transport's write buffer is
+above its high water mark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from typing import TYPE_CHECKING, Any, Final, cast
+from urllib.parse import unquote
+
+from .cycle import ClientDisconnected, RequestCycle
+from .head import RequestHead
+from .reader import CLOSED, END_OF_BODY, NEED_DATA, PAUSED, Body, ProtocolError, RequestReader
+from .writer import ResponseWriter, simple_response
+
+if TYPE_CHECKING:
+    from ..context import ServerContext
+
+access_log = logging.getLogger("asgi_master.access")
+log = logging.getLogger("asgi_master.error")
+
+READ_HIGH_WATER: Final = 64 * 1024
+WRITE_HIGH_WATER: Final = 64 * 1024
+_ASGI: Final = {"version": "3.0", "spec_version": "2.4"}
+
+
+def _address(sock: socket.socket | None, peer: bool) -> tuple[str, int] | None:
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    try:
+        addr = sock.getpeername() if peer else sock.getsockname()
+    except OSError:
+        return None
+    return (str(addr[0]), int(addr[1]))
+
+
+class HTTPProtocol(asyncio.Protocol):
+    """One client connection speaking HTTP/1.1."""
+
+    def __init__(self, ctx: ServerContext) -> None:
+        self.ctx = ctx
+        self.loop = ctx.loop
+        self.reader = RequestReader(ctx.limits)
+        self.transport: asyncio.Transport | None = None
+        self.cycle: RequestCycle | None = None
+        self.write_paused = False
+        self.idle_since = self.loop.time()
+        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._reading_paused = False
+        self._closed = False
+        self._client: tuple[str, int] | None = None
+        self._server: tuple[str, int | None] | None = None
+        self._scheme = "http"
+
+    # -- asyncio.Protocol -----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it
+        transport = cast(asyncio.Transport, transport)
+        self.transport = transport
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+        sock = transport.get_extra_info("socket")
+        self._client = _address(sock, peer=True)
+        server = _address(sock, peer=False)
+        if server is None and sock is not None and sock.family == socket.AF_UNIX:
+            self._server = (str(sock.getsockname()), None)
+        else:
+            self._server = server
+        self.ctx.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self.ctx.connections.discard(self)
+        cycle = self.cycle
+        if cycle is not None:
+            cycle.disconnected = True
+            cycle.wake()
+        self._wake_drain_waiters()
+
+    def data_received(self, data: bytes) -> None:
+        self.reader.feed(data)
+        self._pump()
+
+    def eof_received(self) -> bool:
+        self.reader.feed(b"")
+        self._pump()
+        # keep our side open: a response may still be owed for what was received
+        return True
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._wake_drain_waiters()
+
+    # -- reading --------------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        """Turn buffered bytes into request events for as long as they can be acted on."""
+        reader = self.reader
+        while not self._closed:
+            cycle = self.cycle
+            if cycle is not None and len(cycle.body) > READ_HIGH_WATER:
+                self._pause_reading()
+                return
+            try:
+                event = reader.next_event()
+            except ProtocolError as exc:
+                self._protocol_error(exc)
+                return
+            if type(event) is Body:
+                if cycle is not None:
+                    cycle.body += event.data
+                    cycle.wake()
+            elif type(event) is RequestHead:
+                self._start_cycle(event)
+            elif event is END_OF_BODY:
+                if cycle is not None:
+                    cycle.body_complete = True
+                    cycle.wake()
+            elif event is NEED_DATA:
+                return
+            elif event is PAUSED:
+                # pipelined requests wait their turn; stop reading once enough are queued
+                if reader.buffered > READ_HIGH_WATER:
+                    self._pause_reading()
+                return
+            elif event is CLOSED:
+                self.close()
+                return
+
+    def _pause_reading(self) -> None:
+        if not self._reading_paused and self.transport is not None:
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self._reading_paused and self.transport is not None and not self._closed:
+            self._reading_paused = False
+            self.transport.resume_reading()
+
+    def body_consumed(self) -> None:
+        """The app took the buffered body: read more."""
+        if self._reading_paused:
+            self._resume_reading()
+            self._pump()
+
+    def _protocol_error(self, exc: ProtocolError) -> None:
+        log.info("Bad request from %s: %s", self._client, exc.reason)
+        cycle = self.cycle
+        if cycle is not None:
+            cycle.disconnected = True
+            cycle.wake()
+            if cycle.writer.headers_sent:
+                self.close()
+                return
+        self.send_error(exc.status, exc.reason.encode("utf-8", "replace"))
+
+    # -- request cycles -------------------------------------------------------------------
+
+    def _start_cycle(self, head: RequestHead) -> None:
+        ctx = self.ctx
+        target = head.target
+        if target[:1] != b"/":
+            target = _origin_form(target)
+        raw_path, _, query = target.partition(b"?")
+        path = raw_path.decode("ascii")
+        if "%" in path:
+            path = unquote(path)
+        root_path = ctx.root_path
+        scope: dict[str, Any] = {
+            "type": "http",
+            "asgi": _ASGI,
+            "http_version": head.http_version,
+            "server": self._server,
+            "client": self._client,
+            "scheme": self._scheme,
+            "method": head.method,
+            "root_path": root_path,
+            "path": root_path + path if root_path else path,
+            "raw_path": root_path.encode("ascii") + raw_path if root_path else raw_path,
+            "query_string": query,
+            "headers": head.headers,
+            "state": ctx.state.copy(),
+        }
+        keep_alive = head.keep_alive and not ctx.draining and ctx.keepalive_timeout > 0
+        writer = ResponseWriter(head.method, head.http_version, keep_alive)
+        cycle = self.cycle = RequestCycle(self, scope, writer, head.expect_continue)
+        task = self.loop.create_task(cycle.run(ctx.app))
+        ctx.tasks.add(task)
+        task.add_done_callback(ctx.tasks.discard)
+
+    def response_complete(self, cycle: RequestCycle) -> None:
+        """The last body part was written: log it, then reuse or close the connection."""
+        ctx = self.ctx
+        ctx.requests_served += 1
+        if ctx.access_log:
+            self._log_access(cycle)
+        self.cycle = None
+        if cycle.writer.keep_alive and self.reader.request_complete and not ctx.draining:
+            self.reader.next_cycle()
+            self.idle_since = self.loop.time()
+            self._resume_reading()
+            if self.reader.buffered:
+                self._pump()
+        else:
+            self.close()
+
+    def _log_access(self, cycle: RequestCycle) -> None:
+        scope = cycle.scope
+        client = scope["client"]
+        query = scope["query_string"]
+        access_log.info(
+            '%s - "%s %s%s HTTP/%s" %d %d %.1fms',
+            f"{client[0]}:{client[1]}" if client else "-",
+            scope["method"], scope["path"],
+            "?" + query.decode("ascii", "replace") if query else "",
+            scope["http_version"], cycle.writer.status, cycle.writer.body_bytes,
+            (time.monotonic() - cycle.start_time) * 1000,
+        )
+
+    # -- writing --------------------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """Queue bytes on the transport (dropped once the connection is closed)."""
+        if not self._closed and self.transport is not None:
+            self.transport.write(data)
+
+    async def drain(self) -> None:
+        """Wait until the transport's write buffer is below its low water mark."""
+        if self._closed:
+            raise ClientDisconnected("the client has disconnected")
+        waiter = self.loop.create_future()
+        self._drain_waiters.append(waiter)
+        await waiter
+        if self._closed:
+            raise ClientDisconnected("the client has disconnected")
+
+    def _wake_drain_waiters(self) -> None:
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def send_error(self, status: int, reason: bytes) -> None:
+        """Answer with a server-made error response and close the connection."""
+        self.write(simple_response(status, reason + b"\n"))
+        self.cycle = None
+        self.close()
+
+    def abort(self, reason: str) -> None:
+        """Close after a failure mid-response; the client sees a truncated response."""
+        log.info("Closing connection from %s: %s", self._client, reason)
+        self.cycle = None
+        self.close()
+
+    def close(self) -> None:
+        """Close after what is queued has been written."""
+        if not self._closed and self.transport is not None:
+            self._closed = True
+            self.transport.close()
+
+    # -- worker control -------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Graceful drain: close now if idle, else after the response in flight."""
+        cycle = self.cycle
+        if cycle is None:
+            self.close()
+        else:
+            # effective while the headers are still held; after that response_complete closes
+            cycle.writer.keep_alive = False
+
+    def close_if_idle(self, now: float) -> None:
+        """Close a keep-alive connection that has waited longer than the keep-alive timeout."""
+        if self.cycle is None and now - self.idle_since > self.ctx.keepalive_timeout:
+            self.close()
+
+
+def _origin_form(target: bytes) -> bytes:
+    """The path and query of an absolute-form target (``http://host/p?q`` -> ``/p?q``)."""
+    scheme_end = target.find(b"://")
+    if scheme_end < 0:
+        return target
+    slash = target.find(b"/", scheme_end + 3)
+    return target[slash:] if slash >= 0 else b"/"

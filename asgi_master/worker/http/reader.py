@@ -1,0 +1,220 @@
+"""The request side of a connection, sans-IO: bytes in, request events out.
+
+This is the one seam between the two parsers. Each request head is first offered to the strict
+fast parser (``head.parse_fast``); if it declines, that request (head and body) is read by a
+fresh ``h11.Connection`` and, once it is complete, the bytes h11 has not consumed come back here
+so the next request gets the fast path again. The response side never goes through h11: one
+writer (``writer.ResponseWriter``) serves requests read either way.
+
+States: HEAD (waiting for a request head) -> BODY (Content-Length body, fast path) or H11
+(h11 reads this request) -> DONE (request complete; the next head waits for ``next_cycle``).
+Either way a request reads as: RequestHead, Body*, END_OF_BODY, then PAUSED until next_cycle.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Final
+
+import h11
+
+from .head import FALLBACK, RequestHead, head_from_parts, parse_fast
+
+
+class ProtocolError(Exception):
+    """The client broke HTTP/1.1; ``status`` is what it should be told before the close."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class Signal(enum.Enum):
+    """Events that carry no data."""
+
+    NEED_DATA = "need data"
+    #: the current request is complete; the next one waits for ``next_cycle``
+    PAUSED = "paused"
+    END_OF_BODY = "end of body"
+    #: the client closed its side cleanly between requests
+    CLOSED = "closed"
+
+
+NEED_DATA: Final = Signal.NEED_DATA
+PAUSED: Final = Signal.PAUSED
+END_OF_BODY: Final = Signal.END_OF_BODY
+CLOSED: Final = Signal.CLOSED
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """A piece of request body."""
+
+    data: bytes
+
+
+Event = RequestHead | Body | Signal
+
+
+class _State(enum.Enum):
+    HEAD = "HEAD"
+    BODY = "BODY"
+    H11 = "H11"
+    DONE = "DONE"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on what a client may send in a request head."""
+
+    max_head_size: int = 64 * 1024
+
+
+class RequestReader:
+    """Parses the requests of one connection from the bytes it is fed."""
+
+    __slots__ = ("_buffer", "_eof", "_h11", "_limits", "_remaining", "_state", "used_h11")
+
+    def __init__(self, limits: Limits) -> None:
+        self._limits = limits
+        self._buffer = bytearray()
+        self._eof = False
+        self._state = _State.HEAD
+        self._remaining = 0
+        self._h11: h11.Connection | None = None
+        #: how many requests of this connection went through h11 (visible to tests and stats)
+        self.used_h11 = 0
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received and not yet turned into events."""
+        if self._h11 is not None:
+            return len(self._h11.trailing_data[0])
+        return len(self._buffer)
+
+    @property
+    def request_complete(self) -> bool:
+        """The current request has been read to its end."""
+        return self._state is _State.DONE
+
+    def feed(self, data: bytes) -> None:
+        """Add bytes received from the client; ``b""`` means the client closed its side."""
+        if not data:
+            self._eof = True
+        if self._h11 is not None:
+            self._h11.receive_data(data)
+        else:
+            self._buffer += data
+
+    def next_cycle(self) -> None:
+        """Allow the next request to be read (the previous response is complete)."""
+        if self._state is not _State.DONE:
+            raise RuntimeError(f"next_cycle in state {self._state.name}")
+        self._state = _State.HEAD
+
+    def take_trailing(self) -> bytes:
+        """Bytes after the current request, for a protocol switch; the reader is done with them."""
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        return data
+
+    def next_event(self) -> Event:
+        """The next event, or a Signal saying why there is none yet; raises ProtocolError."""
+        state = self._state
+        if state is _State.HEAD:
+            return self._read_head()
+        if state is _State.BODY:
+            return self._read_body()
+        if state is _State.H11:
+            return self._read_h11()
+        return PAUSED
+
+    def _read_head(self) -> Event:
+        buffer = self._buffer
+        end = buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if len(buffer) > self._limits.max_head_size:
+                raise ProtocolError(431, "request head too large")
+            if not self._eof:
+                # bare-LF heads never contain CRLFCRLF: let h11 judge them once it is clear
+                if b"\n\n" not in buffer:
+                    return NEED_DATA
+            elif not buffer:
+                return CLOSED
+            return self._switch_to_h11()
+        if end > self._limits.max_head_size:
+            raise ProtocolError(431, "request head too large")
+        if end == 0 or buffer.startswith(b"\r\n"):
+            # a stray CRLF before a request: h11 knows how tolerant to be
+            return self._switch_to_h11()
+        head = parse_fast(bytes(buffer[:end]))
+        if head is FALLBACK:
+            return self._switch_to_h11()
+        assert isinstance(head, RequestHead)
+        del buffer[: end + 4]
+        self._remaining = head.content_length or 0
+        self._state = _State.BODY
+        return head
+
+    def _read_body(self) -> Event:
+        remaining = self._remaining
+        if remaining == 0:
+            self._state = _State.DONE
+            return END_OF_BODY
+        buffer = self._buffer
+        if not buffer:
+            if self._eof:
+                raise ProtocolError(400, "client closed the connection in the middle of a body")
+            return NEED_DATA
+        if len(buffer) <= remaining:
+            data = bytes(buffer)
+            buffer.clear()
+        else:
+            data = bytes(buffer[:remaining])
+            del buffer[:remaining]
+        self._remaining = remaining - len(data)
+        return Body(data)
+
+    def _switch_to_h11(self) -> Event:
+        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._limits.max_head_size)
+        conn.receive_data(bytes(self._buffer))
+        if self._eof:
+            conn.receive_data(b"")
+        self._buffer.clear()
+        self._h11 = conn
+        self._state = _State.H11
+        self.used_h11 += 1
+        return self._read_h11()
+
+    def _read_h11(self) -> Event:
+        conn = self._h11
+        assert conn is not None
+        try:
+            event = conn.next_event()
+        except h11.RemoteProtocolError as exc:
+            raise ProtocolError(exc.error_status_hint, str(exc)) from None
+        if event is h11.NEED_DATA:
+            return NEED_DATA
+        if isinstance(event, h11.Request):
+            return head_from_parts(event.method, event.target, event.http_version,
+                                   list(event.headers))
+        if isinstance(event, h11.Data):
+            return Body(bytes(event.data))
+        if isinstance(event, h11.EndOfMessage):
+            self._leave_h11()
+            return END_OF_BODY
+        if isinstance(event, h11.ConnectionClosed):
+            if conn.their_state is h11.CLOSED and self._state is _State.H11:
+                return CLOSED
+        raise ProtocolError(400, f"unexpected {type(event).__name__} from client")
+
+    def _leave_h11(self) -> None:
+        conn = self._h11
+        assert conn is not None
+        data, closed = conn.trailing_data
+        self._buffer = bytearray(data)
+        self._eof = self._eof or closed
+        self._h11 = None
+        self._state = _State.DONE

@@ -1,0 +1,244 @@
+"""The response side of a request, sans-IO: ASGI response parts in, wire bytes out.
+
+Headers are held from ``start`` until the first ``body`` call and leave in the same bytes as the
+first chunk (ASGI spec; docs/http.md says why). Holding them also lets the writer choose the
+framing knowing the first chunk: a response whose first body message is also its last gets a
+Content-Length instead of chunked encoding.
+
+Framing: the app's Content-Length is enforced (a mismatch raises ``ResponseError`` and the
+connection must be closed); Transfer-Encoding from the app wins over Content-Length and means
+we chunk; no length at all means chunked on HTTP/1.1 and close-delimited on HTTP/1.0; HEAD, 204
+and 304 never carry body bytes. The Connection header is the server's: the app's is dropped and
+replaced by what the server decided.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import time
+from collections.abc import Iterable
+from email.utils import formatdate
+from http import HTTPStatus
+from typing import Final
+
+from ... import __version__
+
+_TOKEN: Final = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+_BAD_VALUE: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+
+STATUS_LINES: Final[dict[int, bytes]] = {
+    s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode("ascii")) for s in HTTPStatus
+}
+SERVER_LINE: Final = b"server: asgi-master\r\n"
+_NO_BODY_STATUS: Final = frozenset({204, 304})
+
+# Validated header names and their lowercase form; apps send the same few names every time.
+_NAME_CACHE: dict[bytes, bytes] = {}
+_NAME_CACHE_MAX: Final = 512
+
+
+class ResponseError(Exception):
+    """The application sent a response that cannot be put on the wire as given."""
+
+
+class _Framing(enum.Enum):
+    NONE = "no body"
+    LENGTH = "content-length"
+    CHUNKED = "chunked"
+    CLOSE = "close-delimited"
+
+
+class _DateLine:
+    """The ``date:`` header line, formatted at most once a second."""
+
+    __slots__ = ("line", "second")
+
+    def __init__(self) -> None:
+        self.second = -1
+        self.line = b""
+
+    def get(self) -> bytes:
+        now = int(time.time())
+        if now != self.second:
+            self.second = now
+            self.line = b"date: %s\r\n" % formatdate(now, usegmt=True).encode("ascii")
+        return self.line
+
+
+DATE = _DateLine()
+
+
+def status_line(status: int) -> bytes:
+    """The status line for ``status`` (cached for the registered codes)."""
+    line = STATUS_LINES.get(status)
+    return line if line is not None else b"HTTP/1.1 %d \r\n" % status
+
+
+def simple_response(status: int, body: bytes = b"", *, close: bool = True,
+                    content_type: bytes = b"text/plain; charset=utf-8") -> bytes:
+    """A complete response the server itself sends (errors, 100-continue excluded)."""
+    return b"".join((
+        status_line(status),
+        DATE.get(),
+        SERVER_LINE,
+        b"content-type: %s\r\n" % content_type,
+        b"content-length: %d\r\n" % len(body),
+        b"connection: close\r\n" if close else b"",
+        b"\r\n",
+        body,
+    ))
+
+
+def _header_lines(headers: Iterable[Iterable[bytes]]) -> tuple[list[bytes], dict[bytes, bytes]]:
+    """Validate app headers; return their wire lines and the framing headers met on the way."""
+    lines: list[bytes] = []
+    special: dict[bytes, bytes] = {}
+    cache = _NAME_CACHE
+    for pair in headers:
+        try:
+            raw_name, value = pair
+        except (TypeError, ValueError):
+            raise ResponseError(f"header {pair!r} is not a [name, value] pair") from None
+        if type(raw_name) is not bytes or type(value) is not bytes:
+            raise ResponseError(f"header {pair!r}: name and value must be bytes")
+        name = cache.get(raw_name)
+        if name is None:
+            if _TOKEN.fullmatch(raw_name) is None:
+                raise ResponseError(f"header name {raw_name!r} is not a valid token")
+            name = raw_name.lower()
+            if len(cache) >= _NAME_CACHE_MAX:
+                cache.clear()
+            cache[raw_name] = name
+        if _BAD_VALUE.search(value) is not None:
+            raise ResponseError(f"header {name!r} has a control character in its value")
+        if name in (b"content-length", b"transfer-encoding", b"connection", b"date", b"server"):
+            if name == b"connection":
+                special[name] = special.get(name, b"") + b"," + value
+                continue
+            if name in special and name != b"date" and name != b"server":
+                raise ResponseError(f"header {name!r} given twice")
+            special[name] = value
+        lines.append(b"%s: %s\r\n" % (name, value))
+    return lines, special
+
+
+class ResponseWriter:
+    """Serialises one response for one request; tells whether the connection stays open."""
+
+    __slots__ = (
+        "_framing", "_head_only", "_http10", "_lines", "_remaining", "_special", "body_bytes",
+        "complete", "headers_sent", "keep_alive", "started", "status",
+    )
+
+    def __init__(self, method: str, http_version: str, keep_alive: bool) -> None:
+        self._head_only = method == "HEAD"
+        self._http10 = http_version == "1.0"
+        #: the server's decision; set False before the first body to send ``connection: close``
+        self.keep_alive = keep_alive
+        self.status = 0
+        self.started = False
+        self.headers_sent = False
+        self.complete = False
+        self.body_bytes = 0
+        self._lines: list[bytes] = []
+        self._special: dict[bytes, bytes] = {}
+        self._framing = _Framing.NONE
+        self._remaining = 0
+
+    def start(self, status: int, headers: Iterable[Iterable[bytes]]) -> None:
+        """Record the status and headers; nothing is written until the first body part."""
+        if type(status) is not int or not 200 <= status <= 599:
+            raise ResponseError(f"status {status!r} is not a final status code (200-599)")
+        lines, special = _header_lines(headers)
+        if b"content-length" in special and b"transfer-encoding" not in special:
+            value = special[b"content-length"]
+            if not value.isdigit():
+                raise ResponseError(f"content-length {value!r} is not a number")
+        if b"close" in special.get(b"connection", b"").lower():
+            self.keep_alive = False
+        self.status = status
+        self._lines = lines
+        self._special = special
+        self.started = True
+
+    def _choose_framing(self, first: bytes, more: bool) -> bytes:
+        """Decide the framing at the first body part; the framing header to add, if any.
+
+        A HEAD response is framed exactly as the GET would be (same headers), then carries no
+        body bytes.
+        """
+        special = self._special
+        if self.status in _NO_BODY_STATUS:
+            self._framing = _Framing.NONE
+            return b""
+        if b"transfer-encoding" in special:
+            self._lines = [ln for ln in self._lines if not ln.startswith(b"content-length:")]
+            self._framing = _Framing.CHUNKED
+            line = b""
+        elif b"content-length" in special:
+            self._framing = _Framing.LENGTH
+            self._remaining = int(special[b"content-length"])
+            line = b""
+        elif not more:
+            self._framing = _Framing.LENGTH
+            self._remaining = len(first)
+            line = b"content-length: %d\r\n" % len(first)
+        elif self._http10:
+            self._framing = _Framing.CLOSE
+            self.keep_alive = False
+            line = b""
+        else:
+            self._framing = _Framing.CHUNKED
+            line = b"transfer-encoding: chunked\r\n"
+        if self._head_only:
+            self._framing = _Framing.NONE
+        return line
+
+    def _head(self, framing_line: bytes) -> bytes:
+        special = self._special
+        if self.keep_alive:
+            connection = b"connection: keep-alive\r\n" if self._http10 else b""
+        else:
+            connection = b"connection: close\r\n"
+        return b"".join((
+            status_line(self.status),
+            b"" if b"date" in special else DATE.get(),
+            b"" if b"server" in special else SERVER_LINE,
+            *self._lines,
+            framing_line,
+            connection,
+            b"\r\n",
+        ))
+
+    def body(self, data: bytes, more: bool) -> bytes:
+        """The bytes that put this body part on the wire (the head first, the first time).
+
+        Raises ResponseError when the part breaks the framing; if that happens on the first
+        part, nothing has been sent and the caller can still answer 500.
+        """
+        if self.complete:
+            raise ResponseError("body sent after the response was complete")
+        first = not self.headers_sent
+        framing_line = self._choose_framing(data, more) if first else b""
+        framing = self._framing
+        size = len(data)
+        if framing is _Framing.LENGTH:
+            remaining = self._remaining - size
+            if remaining < 0:
+                raise ResponseError(
+                    f"body longer than its content-length ({-remaining} bytes too many)")
+            if not more and remaining:
+                raise ResponseError(
+                    f"response ended {remaining} bytes short of its content-length")
+            self._remaining = remaining
+        self.headers_sent = True
+        self.complete = not more
+        head = self._head(framing_line) if first else b""
+        if framing is _Framing.NONE:
+            return head
+        self.body_bytes += size
+        if framing is _Framing.CHUNKED:
+            chunk = b"%x\r\n%s\r\n" % (size, data) if size else b""
+            return head + chunk + (b"" if more else b"0\r\n\r\n")
+        return head + data if first else data

@@ -1,0 +1,95 @@
+"""The ASGI lifespan protocol: startup before the worker serves, shutdown after it drains."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from .http.cycle import ASGIApp, Message
+
+log = logging.getLogger("asgi_master.error")
+
+
+class LifespanFailure(Exception):
+    """Startup (or shutdown) failed; the message is the app's reason."""
+
+
+class Lifespan:
+    """Runs one app's lifespan task. ``mode`` is the ``lifespan`` setting: auto, on or off."""
+
+    def __init__(self, app: ASGIApp, mode: str) -> None:
+        self.app = app
+        self.mode = mode
+        #: shared into every request scope (ASGI ``state`` extension)
+        self.state: dict[str, Any] = {}
+        self.running = False
+        self._inbox: asyncio.Queue[Message] = asyncio.Queue()
+        self._reply: asyncio.Future[Message] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._received = False
+
+    async def startup(self) -> None:
+        """Send ``lifespan.startup`` and wait for the answer; raise LifespanFailure if it fails."""
+        if self.mode == "off":
+            return
+        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"},
+                 "state": self.state}
+        self._task = asyncio.get_running_loop().create_task(self._run(scope))
+        reply = await self._exchange("lifespan.startup")
+        if reply is None:
+            return
+        if reply["type"] == "lifespan.startup.failed":
+            raise LifespanFailure(reply.get("message") or "the app sent lifespan.startup.failed")
+        self.running = True
+
+    async def shutdown(self, timeout: float) -> None:
+        """Send ``lifespan.shutdown`` and wait up to ``timeout`` for the answer."""
+        if not self.running:
+            return
+        self.running = False
+        try:
+            reply = await asyncio.wait_for(self._exchange("lifespan.shutdown"), timeout)
+        except TimeoutError:
+            log.error("Application shutdown did not finish within %.1fs", timeout)
+            return
+        if reply is not None and reply["type"] == "lifespan.shutdown.failed":
+            log.error("Application shutdown failed: %s", reply.get("message", ""))
+
+    async def _exchange(self, message_type: str) -> Message | None:
+        """Send one event and wait for its reply or for the app's lifespan task to end."""
+        task = self._task
+        assert task is not None
+        self._reply = asyncio.get_running_loop().create_future()
+        self._inbox.put_nowait({"type": message_type})
+        await asyncio.wait({task, self._reply}, return_when=asyncio.FIRST_COMPLETED)
+        if self._reply.done():
+            return self._reply.result()
+        # the app's lifespan returned or raised without answering
+        exc = task.exception() if not task.cancelled() else None
+        # an app that never asked for the startup event does not speak lifespan; one that took
+        # it and then raised does, and its startup failed (uvicorn's auto mode hides that)
+        if message_type == "lifespan.startup" and self.mode == "auto" and not self._received:
+            log.info("ASGI lifespan not supported by the app (%s); continuing without it",
+                     f"{type(exc).__name__}: {exc}" if exc else "it returned")
+            return None
+        if exc is not None:
+            raise LifespanFailure(f"{type(exc).__name__}: {exc}") from exc
+        raise LifespanFailure(f"the app's lifespan returned without answering {message_type}")
+
+    async def _run(self, scope: Message) -> None:
+        await self.app(scope, self._receive, self._send)
+
+    async def _receive(self) -> Message:
+        self._received = True
+        return await self._inbox.get()
+
+    async def _send(self, message: Message) -> None:
+        expected = {
+            "lifespan.startup.complete", "lifespan.startup.failed",
+            "lifespan.shutdown.complete", "lifespan.shutdown.failed",
+        }
+        if message.get("type") not in expected:
+            raise RuntimeError(f"unexpected lifespan message {message.get('type')!r}")
+        if self._reply is not None and not self._reply.done():
+            self._reply.set_result(message)

@@ -1,0 +1,178 @@
+"""One worker process: boot (app import, lifespan), serve on the inherited sockets, drain, exit.
+
+Signals: TERM drains gracefully (stop accepting, finish requests in flight, close idle
+connections, lifespan shutdown); INT and QUIT close at once. The worker also stops when its
+master dies (PR_SET_PDEATHSIG, and a parent-pid check on every tick as a fallback).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import faulthandler
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from typing import Final
+
+import setproctitle
+import uvloop
+
+from ..channel import ChannelWriter, Kind
+from ..config import Config
+from ..logs import configure as configure_logs
+from .app import AppLoadError, load_app
+from .context import ServerContext
+from .http.cycle import ASGIApp
+from .http.protocol import HTTPProtocol
+from .lifespan import Lifespan, LifespanFailure
+
+log = logging.getLogger("asgi_master.error")
+
+#: exit statuses the master understands
+EXIT_OK: Final = 0
+EXIT_APP_IMPORT: Final = 2
+EXIT_BOOT_FAILED: Final = 3
+
+_PR_SET_PDEATHSIG: Final = 1
+_RESET_SIGNALS: Final = (
+    signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTTIN,
+    signal.SIGTTOU, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD, signal.SIGWINCH,
+)
+TICK: Final = 1.0
+
+
+def _die_with_parent(master_pid: int) -> None:
+    """Ask the kernel to send TERM when the master dies (Linux); the tick re-checks anyway."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != master_pid:
+        os._exit(EXIT_OK)
+
+
+def run_worker(config: Config, listeners: list[socket.socket], channel_fd: int,
+               worker_id: int, master_pid: int) -> int:
+    """Entry point of a freshly forked worker; returns its exit status."""
+    for signum in _RESET_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
+    setproctitle.setproctitle(f"asgi-master: worker {worker_id} [{config.title_name}]")
+    _die_with_parent(master_pid)
+    faulthandler.enable(file=sys.stderr, all_threads=True)
+    configure_logs(config.log_level, config.access_log)
+    channel = ChannelWriter(channel_fd)
+    try:
+        app = load_app(config.app or "", config.app_dir)
+    except AppLoadError as exc:
+        cause = exc.__cause__
+        log.error("Worker %d: %s", worker_id, exc, exc_info=cause)
+        channel.send(Kind.BOOTFAIL, f"import {exc}")
+        return EXIT_APP_IMPORT
+    loop = uvloop.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        worker = Worker(config, app, listeners, channel, worker_id, master_pid, loop)
+        return loop.run_until_complete(worker.run())
+    finally:
+        loop.close()
+
+
+class Worker:
+    """The serving life of one worker process."""
+
+    def __init__(self, config: Config, app: ASGIApp, listeners: list[socket.socket],
+                 channel: ChannelWriter, worker_id: int, master_pid: int,
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self.config = config
+        self.app = app
+        self.listeners = listeners
+        self.channel = channel
+        self.worker_id = worker_id
+        self.master_pid = master_pid
+        self.loop = loop
+        self.lifespan = Lifespan(app, config.lifespan)
+        self.ctx = ServerContext(
+            app=app, loop=loop, root_path=config.root_path,
+            keepalive_timeout=config.keepalive_timeout, access_log=config.access_log,
+            state=self.lifespan.state,
+        )
+        self._stop: asyncio.Future[bool] = loop.create_future()
+
+    async def run(self) -> int:
+        """Boot, serve until told to stop, drain; the process's exit status."""
+        try:
+            await self.lifespan.startup()
+        except LifespanFailure as exc:
+            log.error("Worker %d: application startup failed: %s", self.worker_id, exc,
+                      exc_info=exc.__cause__)
+            self.channel.send(Kind.BOOTFAIL, f"lifespan {exc}")
+            return EXIT_BOOT_FAILED
+        servers = [
+            await self.loop.create_server(self._protocol, sock=sock, backlog=self.config.backlog)
+            for sock in self.listeners
+        ]
+        loop = self.loop
+        loop.add_signal_handler(signal.SIGTERM, self.stop, True)
+        loop.add_signal_handler(signal.SIGINT, self.stop, False)
+        loop.add_signal_handler(signal.SIGQUIT, self.stop, False)
+        self.channel.send(Kind.READY)
+        log.debug("Worker %d ready", self.worker_id)
+        self._tick()
+        graceful = await self._stop
+        for server in servers:
+            server.close()
+        await self._drain(graceful)
+        if graceful:
+            await self.lifespan.shutdown(timeout=max(self.config.graceful_timeout, 1.0))
+        return EXIT_OK
+
+    def _protocol(self) -> HTTPProtocol:
+        return HTTPProtocol(self.ctx)
+
+    def stop(self, graceful: bool) -> None:
+        """Begin stopping; a fast stop may overrule a graceful one in progress."""
+        if not self._stop.done():
+            self._stop.set_result(graceful)
+        elif not graceful:
+            self._force_close()
+
+    def _tick(self) -> None:
+        """Once a second, from the loop: heartbeat, idle keep-alive sweep, parent check."""
+        self.channel.send(Kind.HEARTBEAT)
+        now = self.loop.time()
+        for conn in list(self.ctx.connections):
+            conn.close_if_idle(now)
+        if os.getppid() != self.master_pid:
+            log.warning("Worker %d: master is gone, stopping", self.worker_id)
+            self.stop(True)
+        self.loop.call_later(TICK, self._tick)
+
+    async def _drain(self, graceful: bool) -> None:
+        """Finish in-flight requests (graceful) within graceful_timeout, then close the rest."""
+        ctx = self.ctx
+        ctx.draining = True
+        for conn in list(ctx.connections):
+            conn.shutdown()
+        if graceful:
+            deadline = time.monotonic() + self.config.graceful_timeout
+            while (ctx.connections or ctx.tasks) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            if ctx.connections or ctx.tasks:
+                log.warning("Worker %d: graceful timeout: closing %d connection(s), "
+                            "cancelling %d task(s)", self.worker_id, len(ctx.connections),
+                            len(ctx.tasks))
+        self._force_close()
+        if ctx.tasks:
+            await asyncio.wait(set(ctx.tasks), timeout=1.0)
+
+    def _force_close(self) -> None:
+        for conn in list(self.ctx.connections):
+            if conn.transport is not None:
+                conn.transport.abort()
+        for task in list(self.ctx.tasks):
+            task.cancel()

@@ -1,0 +1,126 @@
+"""Fixtures that start real asgi-master processes on free 127.0.0.1 ports and clean up by PID."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.05, what: str = "condition"):
+    """Poll ``predicate`` until it returns a truthy value or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class Server:
+    """A running ``asgi-master`` master process and the files its output goes to."""
+
+    def __init__(self, args: list[str], tmp_path: Path, env: dict[str, str] | None = None,
+                 port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.log_path = tmp_path / f"server-{self.port}.log"
+        self.out_path = tmp_path / f"server-{self.port}.out"
+        full_env = {**os.environ, **(env or {})}
+        full_env.setdefault("PYTHONUNBUFFERED", "1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "asgi_master", *args],
+            cwd=ROOT, env=full_env, stdin=subprocess.DEVNULL,
+            stdout=open(self.out_path, "wb"), stderr=open(self.log_path, "wb"),
+        )
+        self.pid = self.proc.pid
+        self._seen: set[int] = {self.pid}
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def workers(self) -> list[psutil.Process]:
+        """The master's live child processes (and remember them for cleanup)."""
+        try:
+            children = psutil.Process(self.pid).children()
+        except psutil.NoSuchProcess:
+            return []
+        live = [c for c in children if c.status() != psutil.STATUS_ZOMBIE]
+        self._seen.update(c.pid for c in live)
+        return live
+
+    def wait_ready(self, workers: int = 1, timeout: float = 20.0) -> None:
+        """Wait until the master logged that ``workers`` workers serve, and the port answers."""
+        def ready() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.log}")
+            return self.log.count(") ready") >= workers and "Ready:" in self.log
+        wait_for(ready, timeout, what="workers ready")
+        self.workers()
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def signal(self, signum: int) -> None:
+        os.kill(self.pid, signum)
+
+    def wait_exit(self, timeout: float = 30.0) -> int:
+        return self.proc.wait(timeout=timeout)
+
+    def cleanup(self) -> None:
+        """Kill whatever is left of this server, by the PIDs it was seen with."""
+        self.workers()
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        for pid in self._seen - {self.pid}:
+            with contextlib.suppress(psutil.NoSuchProcess, ProcessLookupError):
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator:
+    """``start_server(args...) -> Server``; every server started is cleaned up by PID."""
+    servers: list[Server] = []
+
+    def start(*args: str, env: dict[str, str] | None = None, port: int | None = None,
+              bind: bool = True) -> Server:
+        server_port = port or free_port()
+        extra = ["--bind", f"127.0.0.1:{server_port}"] if bind else []
+        server = Server([*args, *extra], tmp_path, env=env, port=server_port)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.cleanup()
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT,
+            timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    """Run ``asgi-master`` to completion (for commands that exit by themselves)."""
+    return subprocess.run(
+        [sys.executable, "-m", "asgi_master", *args], cwd=cwd, capture_output=True, text=True,
+        env={**os.environ, **(env or {})}, timeout=timeout, stdin=subprocess.DEVNULL,
+    )

@@ -1,0 +1,74 @@
+"""The command line as an operator meets it: one-line errors, exit 2, --check-config."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _one_line_error(result) -> str:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_bad_toml_value_exits_2_with_one_line(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('app = "examples.hello:app"\ntimeout = "soon"\n')
+    line = _one_line_error(run_cli("-c", str(config)))
+    assert line == (f'asgi-master: error: {config}:2: timeout = "soon": expected a number of '
+                    "seconds >= 1")
+
+
+def test_unknown_key_exits_2_with_a_hint(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('app = "examples.hello:app"\nkeepalive = 3\n')
+    line = _one_line_error(run_cli("-c", str(config)))
+    assert line == (f"asgi-master: error: {config}:2: unknown setting 'keepalive'; "
+                    "did you mean 'keepalive_timeout'?")
+
+
+def test_bad_flag_value_exits_2(tmp_path):
+    line = _one_line_error(run_cli("examples.hello:app", "--workers", "0"))
+    assert line == ('asgi-master: error: flag --workers: workers = "0": expected a whole '
+                    "number from 1 to 1024")
+
+
+def test_check_config_prints_sources_and_exits_0(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('app = "examples.hello:app"\nworkers = 3\n')
+    result = run_cli("-c", str(config), "--check-config", env={"ASGI_MASTER_TIMEOUT": "9"})
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "workers = 3" in out and f"# {config}:2" in out
+    assert "timeout = 9.0" in out and "# env ASGI_MASTER_TIMEOUT" in out
+    assert "configuration valid" in out
+
+
+def test_check_config_with_unimportable_app_exits_2():
+    result = run_cli("no_such_module_xyz:app", "--check-config")
+    line = _one_line_error(result)
+    assert line.startswith("asgi-master: error: cannot import 'no_such_module_xyz:app': "
+                           "no module named 'no_such_module_xyz'")
+
+
+def test_check_config_names_a_missing_attribute():
+    line = _one_line_error(run_cli("examples.hello:nope", "--check-config"))
+    assert "module 'examples.hello' has no attribute 'nope'" in line
+
+
+def test_app_dir_is_put_on_sys_path(tmp_path):
+    (tmp_path / "myapp.py").write_text("async def app(scope, receive, send):\n    pass\n")
+    result = run_cli("myapp:app", "--app-dir", str(tmp_path), "--check-config")
+    assert result.returncode == 0, result.stderr
+
+
+def test_version_flag():
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("asgi-master ")

@@ -1,0 +1,159 @@
+"""The settings table and its loading: precedence, validation, error lines, generated docs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from asgi_master.config import BindSpec, ConfigError, describe, load
+from asgi_master.config.reference import render_reference
+from asgi_master.config.settings import SETTINGS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_defaults_apply_when_nothing_is_given():
+    config = load(["examples.hello:app"], {}).config
+    assert config.workers == 1
+    assert config.bind == [BindSpec("tcp", host="127.0.0.1", port=8000)]
+    assert config.keepalive_timeout == 5.0
+    assert config.sources["workers"] == "default"
+
+
+def test_file_then_env_then_flag_each_override_the_one_before(tmp_path):
+    path = write(tmp_path, 'app = "examples.hello:app"\nworkers = 2\ntimeout = 11\n'
+                           'graceful_timeout = 7\n')
+    env = {"ASGI_MASTER_WORKERS": "3", "ASGI_MASTER_TIMEOUT": "12"}
+    config = load(["-c", path, "--workers", "4"], env).config
+    assert config.workers == 4
+    assert config.sources["workers"] == "flag --workers"
+    assert config.timeout == 12.0
+    assert config.sources["timeout"] == "env ASGI_MASTER_TIMEOUT"
+    assert config.graceful_timeout == 7.0
+    assert config.sources["graceful_timeout"] == f"{path}:4"
+    assert config.app == "examples.hello:app"
+
+
+def test_config_file_can_come_from_the_environment(tmp_path):
+    path = write(tmp_path, 'app = "examples.hello:app"\nworkers = 5\n')
+    assert load([], {"ASGI_MASTER_CONFIG": path}).config.workers == 5
+
+
+@pytest.mark.parametrize(("text", "bind"), [
+    ("0.0.0.0:80", BindSpec("tcp", host="0.0.0.0", port=80)),
+    ("localhost:8000", BindSpec("tcp", host="localhost", port=8000)),
+    ("[::1]:9000", BindSpec("tcp", host="::1", port=9000)),
+    ("unix:/run/app.sock", BindSpec("unix", path="/run/app.sock")),
+    ("fd://3", BindSpec("fd", fd=3)),
+])
+def test_bind_forms_are_understood(text, bind):
+    assert load(["a:b", "-b", text], {}).config.bind == [bind]
+
+
+def test_bind_repeats_on_the_command_line_and_splits_on_commas_in_env():
+    config = load(["a:b", "-b", "127.0.0.1:1", "-b", "unix:/tmp/x.sock"], {}).config
+    assert [str(b) for b in config.bind] == ["127.0.0.1:1", "unix:/tmp/x.sock"]
+    config = load(["a:b"], {"ASGI_MASTER_BIND": "127.0.0.1:1,[::1]:2"}).config
+    assert [str(b) for b in config.bind] == ["127.0.0.1:1", "[::1]:2"]
+
+
+@pytest.mark.parametrize("bad", ["8000", "host:", "host:99999", "[::1:80", "[nothost]:80",
+                                 "fd://x", "unix:"])
+def test_bad_bind_is_rejected_with_what_was_expected(bad):
+    with pytest.raises(ConfigError) as err:
+        load(["a:b", "--bind", bad], {})
+    assert str(err.value) == (f'flag --bind: bind = "{bad}": expected host:port, '
+                              "[ipv6]:port, unix:/path or fd://N")
+
+
+def test_bad_toml_value_names_key_file_line_value_and_expectation(tmp_path):
+    path = write(tmp_path, 'app = "a:b"\n\nworkers = "four"\n')
+    with pytest.raises(ConfigError) as err:
+        load(["-c", path], {})
+    assert str(err.value) == (f'{path}:3: workers = "four": expected a whole number from 1 '
+                              "to 1024")
+
+
+def test_wrong_toml_type_is_an_error_not_a_coercion(tmp_path):
+    path = write(tmp_path, 'app = "a:b"\naccess_log = "yes"\n')
+    with pytest.raises(ConfigError, match=r":2: access_log = \"yes\": expected true or false"):
+        load(["-c", path], {})
+
+
+def test_unknown_key_gets_a_did_you_mean_hint(tmp_path):
+    path = write(tmp_path, 'app = "a:b"\nworker = 4\n')
+    with pytest.raises(ConfigError) as err:
+        load(["-c", path], {})
+    assert str(err.value) == f"{path}:2: unknown setting 'worker'; did you mean 'workers'?"
+
+
+def test_unknown_env_setting_is_an_error():
+    with pytest.raises(ConfigError, match="env ASGI_MASTER_GRACEFUL_TIMOUT: unknown setting "
+                                          "'graceful_timout'; did you mean 'graceful_timeout'"):
+        load(["a:b"], {"ASGI_MASTER_GRACEFUL_TIMOUT": "3"})
+
+
+def test_env_value_is_validated_and_named():
+    with pytest.raises(ConfigError, match='env ASGI_MASTER_LIFESPAN: lifespan = "maybe": '
+                                          "expected one of auto, on, off"):
+        load(["a:b"], {"ASGI_MASTER_LIFESPAN": "maybe"})
+
+
+def test_invalid_toml_syntax_is_reported_with_its_position(tmp_path):
+    path = write(tmp_path, 'app = "a:b"\nworkers = = 2\n')
+    with pytest.raises(ConfigError, match=r"not valid TOML: .*line 2"):
+        load(["-c", path], {})
+
+
+def test_missing_config_file_is_one_line():
+    with pytest.raises(ConfigError, match="cannot read config file /nonexistent.toml"):
+        load(["-c", "/nonexistent.toml"], {})
+
+
+def test_app_is_required():
+    with pytest.raises(ConfigError, match="no application given"):
+        load([], {})
+
+
+@pytest.mark.parametrize("bad", ["nocolon", "mod:", ":app", "mod:1app", "a-b:app"])
+def test_app_must_be_an_import_path(bad):
+    with pytest.raises(ConfigError, match="expected an import path"):
+        load([bad], {})
+
+
+def test_bool_flags_have_a_negative_form_and_env_accepts_words():
+    assert load(["a:b", "--no-access-log"], {}).config.access_log is False
+    assert load(["a:b"], {"ASGI_MASTER_ACCESS_LOG": "off"}).config.access_log is False
+
+
+def test_unix_socket_mode_is_octal(tmp_path):
+    path = write(tmp_path, 'app = "a:b"\nunix_socket_mode = "660"\n')
+    assert load(["-c", path], {}).config.unix_socket_mode == 0o660
+
+
+def test_describe_prints_each_value_with_its_source(tmp_path):
+    path = write(tmp_path, 'app = "a:b"\nworkers = 2\n')
+    text = describe(load(["-c", path], {}).config)
+    assert any(line.startswith("workers = 2") and line.endswith(f"# {path}:2")
+               for line in text.splitlines())
+    assert len(text.splitlines()) == len(SETTINGS)
+
+
+def test_every_setting_has_help_env_and_flag():
+    for setting in SETTINGS:
+        assert setting.help.strip(), setting.name
+        assert setting.env == "ASGI_MASTER_" + setting.name.upper()
+        assert setting.flag == "--" + setting.name.replace("_", "-")
+
+
+def test_docs_config_reference_is_current():
+    current = (ROOT / "docs" / "config.md").read_text()
+    assert current == render_reference(), (
+        "docs/config.md is stale: run `python -m asgi_master.config.reference > docs/config.md`")

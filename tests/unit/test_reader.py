@@ -1,0 +1,151 @@
+"""RequestReader: bytes in, request events out, fast path or h11, never a wrong framing."""
+
+from __future__ import annotations
+
+import pytest
+
+from asgi_master.worker.http.head import RequestHead
+from asgi_master.worker.http.reader import (
+    CLOSED,
+    END_OF_BODY,
+    NEED_DATA,
+    PAUSED,
+    Body,
+    Limits,
+    ProtocolError,
+    RequestReader,
+)
+
+
+def events(reader: RequestReader) -> list:
+    out = []
+    while True:
+        event = reader.next_event()
+        out.append(event)
+        if event in (NEED_DATA, PAUSED, CLOSED):
+            return out
+
+
+def test_simple_get_takes_the_fast_path():
+    reader = RequestReader(Limits())
+    reader.feed(b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n")
+    head, end, paused = events(reader)
+    assert isinstance(head, RequestHead)
+    assert (head.method, head.target, head.http_version) == ("GET", b"/a?b=1", "1.1")
+    assert head.headers == [(b"host", b"x"), (b"user-agent", b"t")]
+    assert head.keep_alive and head.content_length is None
+    assert (end, paused) == (END_OF_BODY, PAUSED)
+    assert reader.used_h11 == 0
+
+
+def test_content_length_body_arriving_in_pieces():
+    reader = RequestReader(Limits())
+    reader.feed(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234")
+    head, body, need = events(reader)
+    assert head.content_length == 10 and body == Body(b"01234") and need is NEED_DATA
+    reader.feed(b"56789GET")
+    assert events(reader) == [Body(b"56789"), END_OF_BODY, PAUSED]
+    assert reader.buffered == 3  # the start of a pipelined request waits
+
+
+def test_chunked_body_goes_through_h11_and_back_to_the_fast_path():
+    reader = RequestReader(Limits())
+    reader.feed(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"5\r\nhello\r\n0\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+    head, body, end, paused = events(reader)
+    assert head.chunked and body == Body(b"hello") and end is END_OF_BODY
+    assert reader.used_h11 == 1
+    reader.next_cycle()
+    head2, *_ = events(reader)
+    assert head2.target == b"/next"
+    assert reader.used_h11 == 1
+
+
+def test_pipelined_requests_wait_for_next_cycle():
+    reader = RequestReader(Limits())
+    reader.feed(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n")
+    first = events(reader)
+    assert first[0].target == b"/1" and first[-1] is PAUSED
+    assert events(reader) == [PAUSED]
+    reader.next_cycle()
+    assert events(reader)[0].target == b"/2"
+
+
+def test_clean_close_between_requests():
+    reader = RequestReader(Limits())
+    reader.feed(b"")
+    assert events(reader) == [CLOSED]
+
+
+def test_close_in_the_middle_of_a_body_is_an_error():
+    reader = RequestReader(Limits())
+    reader.feed(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n012")
+    events(reader)
+    reader.feed(b"")
+    with pytest.raises(ProtocolError) as err:
+        reader.next_event()
+    assert err.value.status == 400
+
+
+def test_oversized_head_is_431():
+    reader = RequestReader(Limits(max_head_size=1024))
+    reader.feed(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 2000)
+    with pytest.raises(ProtocolError) as err:
+        reader.next_event()
+    assert err.value.status == 431
+
+
+@pytest.mark.parametrize("raw", [
+    b"GET / HTTP/1.1\r\n\r\n",                                          # no Host
+    b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",                    # two Hosts
+    b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",                              # space before colon
+    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nBad\x00Header: y\r\n\r\n",
+    b"GET /\x7f HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET / FOO/1.1\r\nHost: x\r\n\r\n",
+])
+def test_malformed_requests_are_rejected_by_h11(raw):
+    reader = RequestReader(Limits())
+    reader.feed(raw)
+    with pytest.raises(ProtocolError) as err:
+        reader.next_event()
+    assert 400 <= err.value.status < 600
+    assert reader.used_h11 == 1
+
+
+def test_transfer_encoding_other_than_chunked_is_refused():
+    reader = RequestReader(Limits())
+    reader.feed(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n")
+    with pytest.raises(ProtocolError) as err:
+        reader.next_event()
+    assert err.value.status == 501
+
+
+def test_http10_without_keep_alive_closes_and_with_it_stays():
+    reader = RequestReader(Limits())
+    reader.feed(b"GET / HTTP/1.0\r\n\r\n")
+    assert events(reader)[0].keep_alive is False
+    reader = RequestReader(Limits())
+    reader.feed(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    assert events(reader)[0].keep_alive is True
+
+
+def test_connection_close_is_seen_on_either_path():
+    for extra in (b"", b"Transfer-Encoding: chunked\r\n"):
+        reader = RequestReader(Limits())
+        reader.feed(b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + extra +
+                    b"Content-Length: 0\r\n\r\n" if not extra else
+                    b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + extra +
+                    b"\r\n0\r\n\r\n")
+        assert events(reader)[0].keep_alive is False
+
+
+def test_expect_continue_and_upgrade_are_reported():
+    reader = RequestReader(Limits())
+    reader.feed(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n"
+                b"\r\n")
+    assert events(reader)[0].expect_continue is True
+    reader = RequestReader(Limits())
+    reader.feed(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+    assert events(reader)[0].upgrade == b"websocket"
