@@ -23,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check(invocation.config)
     from . import supervisor
 
-    return supervisor.run(config)
+    return supervisor.run(config, lambda: load(argv).config)
 
 
 def _check(config: object) -> int:

@@ -107,6 +107,22 @@ class Config:
         Seconds(0), 30.0, "workers",
         "On a graceful stop, how long workers may take to finish requests in flight before they "
         "are killed.")
+    reload_batch: int = setting(
+        Int(1, 1024), 1, "workers",
+        "During a rolling reload (SIGHUP), how many new workers boot at once. Each old worker is "
+        "stopped only after a new one is ready, so capacity never drops below `workers`.")
+    worker_boot_timeout: float = setting(
+        Seconds(1), 60.0, "workers",
+        "How long a new worker may take to import the app and finish lifespan startup. A new "
+        "worker slower than this during a reload aborts the reload; old workers keep serving.")
+    max_requests: int = setting(
+        Int(0), 0, "workers",
+        "Recycle a worker after it has served this many requests (0: never). Its replacement "
+        "is started and ready before it drains, so no capacity is lost.")
+    max_requests_jitter: int = setting(
+        Int(0), 0, "workers",
+        "Add a random 0..N to each worker's `max_requests`, so workers do not all recycle at "
+        "once.")
     # -- http
     keepalive_timeout: float = setting(
         Seconds(0), 5.0, "http",

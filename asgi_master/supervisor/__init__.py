@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from ..config import Config
 from .master import Master
@@ -12,8 +13,11 @@ from .sockets import BindError, bind_all
 log = logging.getLogger("asgi_master.error")
 
 
-def run(config: Config) -> int:
-    """Bind, write the pidfile, supervise workers until stopped; the process exit status."""
+def run(config: Config, reload_config: Callable[[], Config]) -> int:
+    """Bind, write the pidfile, supervise workers until stopped; the process exit status.
+
+    ``reload_config`` builds a fresh Config on SIGHUP (it raises ConfigError if invalid).
+    """
     try:
         listeners = bind_all(config)
     except BindError as exc:
@@ -28,7 +32,7 @@ def run(config: Config) -> int:
             listener.close()
         return 1
     try:
-        return Master(config, listeners).run()
+        return Master(config, listeners, reload_config).run()
     finally:
         for listener in listeners:
             listener.close()

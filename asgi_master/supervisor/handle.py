@@ -37,7 +37,12 @@ class WorkerHandle:
     killed: bool = False
     channel_open: bool = True
     boot_failure: str = ""
+    #: PID of the worker this one replaces once it is READY (reload or recycling)
+    replaces: int | None = None
+    #: the worker asked to be replaced (max_requests, ...); the reason
+    retiring: str = ""
     requests: int = field(default=0)
+    connections: int = field(default=0)
 
     def send(self, signum: signal.Signals) -> None:
         """Signal the process; a worker that already exited is not an error."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import deque
+from collections.abc import Callable
 import os
 import select
 import signal
@@ -21,7 +23,8 @@ from typing import Final
 import setproctitle
 
 from ..channel import ChannelReader, Kind
-from ..config import Config
+from ..config import Config, ConfigError
+from ..logs import configure as configure_logs
 from ..worker import EXIT_APP_IMPORT, EXIT_BOOT_FAILED, run_worker
 from .exits import describe_exit
 from .handle import WorkerHandle, WorkerState
@@ -40,9 +43,11 @@ MAX_BACKOFF: Final = 60.0
 class Master:
     """Supervises the workers until told to stop; ``run`` returns the exit status."""
 
-    def __init__(self, config: Config, listeners: list[Listener]) -> None:
+    def __init__(self, config: Config, listeners: list[Listener],
+                 reload_config: Callable[[], Config]) -> None:
         self.config = config
         self.listeners = listeners
+        self.reload_config = reload_config
         self.pid = os.getpid()
         self.target = config.workers
         self.generation = 1
@@ -56,6 +61,11 @@ class Master:
         self.announced_ready = False
         self._slot_failures: dict[int, int] = {}
         self._slot_not_before: dict[int, float] = {}
+        #: PIDs of workers to replace, new before old, in order
+        self.replace_queue: deque[int] = deque()
+        #: a SIGHUP rollout is in progress; the config to go back to if it fails
+        self.rollout_active = False
+        self._config_before_rollout = config
 
     # -- main loop ------------------------------------------------------------------------
 
@@ -80,6 +90,7 @@ class Master:
                     break
                 continue
             self._check_heartbeats(now)
+            self._advance_replacements(now)
             self._converge(now)
         log.info("Master %d exiting with status %d", self.pid, self.exit_status)
         return self.exit_status
@@ -121,9 +132,32 @@ class Master:
             log.info("SIGTTOU: workers %d -> %d", self.target + 1, self.target)
 
     def handle_hup(self) -> None:
-        """Reload: not part of this version yet; say so instead of dying."""
-        log.warning("SIGHUP received: rolling reload is not available in this version; "
-                    "ignored")
+        """Rolling reload: re-read the config, then replace every worker, new before old."""
+        if self.stopping:
+            return
+        try:
+            config = self.reload_config()
+        except ConfigError as exc:
+            log.error("Reload refused, configuration invalid: %s. Generation %d keeps serving.",
+                      exc, self.generation)
+            return
+        if not self.rollout_active:
+            self._config_before_rollout = self.config
+        self.config = config
+        configure_logs(config.log_level, config.access_log)
+        self.target = config.workers
+        self.generation += 1
+        # a rollout still in progress starts over: its booting workers make way
+        for handle in self.workers.values():
+            if handle.replaces is not None and handle.state is WorkerState.BOOTING:
+                self._stop_worker(handle, signal.SIGTERM, "superseded by a newer reload")
+        old = sorted((h for h in self.workers.values()
+                      if h.generation < self.generation and h.state is WorkerState.READY),
+                     key=lambda h: h.slot)
+        self.replace_queue = deque(h.pid for h in old)
+        self.rollout_active = True
+        log.info("SIGHUP: rolling reload to generation %d: replacing %d worker(s), %d at a time",
+                 self.generation, len(old), config.reload_batch)
 
     def handle_usr1(self) -> None:
         """Reopen log files: the logs go to stdout/stderr, so there is nothing to reopen."""
@@ -181,6 +215,10 @@ class Master:
                 self._worker_ready(handle, now)
             elif kind is Kind.BOOTFAIL:
                 handle.boot_failure = detail
+            elif kind is Kind.RETIRING:
+                self._worker_retiring(handle, detail)
+            elif kind is Kind.STATS:
+                self._worker_stats(handle, detail)
         if closed:
             handle.channel_open = False
 
@@ -190,6 +228,11 @@ class Master:
             handle.state = WorkerState.READY
         self.ever_ready = True
         log.info("Worker %d (pid %d) ready", handle.slot, handle.pid)
+        old = self.workers.get(handle.replaces) if handle.replaces is not None else None
+        if old is not None and old.state in (WorkerState.BOOTING, WorkerState.READY):
+            self._stop_worker(old, signal.SIGTERM, f"replaced by pid {handle.pid}")
+        handle.replaces = None
+        self._check_rollout_done()
         ready = sum(1 for h in self.workers.values() if h.state is WorkerState.READY)
         if not self.announced_ready and ready >= self.target:
             self.announced_ready = True
@@ -220,6 +263,9 @@ class Master:
         log.error("Worker %d (pid %d) %s%s", handle.slot, handle.pid, how,
                   f": {handle.boot_failure}" if handle.boot_failure else "")
         booted = handle.state is not WorkerState.BOOTING
+        if not booted and handle.replaces is not None:
+            self._replacement_failed(handle, handle.boot_failure or how)
+            return
         if not booted and not self.ever_ready:
             # the first workers cannot boot: a broken deploy or config, not a flaky worker
             code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
@@ -244,6 +290,82 @@ class Master:
             log.warning("Degraded: worker slot %d failed %d times in a row; next try in %.0fs",
                         handle.slot, failures, delay)
 
+    def _worker_retiring(self, handle: WorkerHandle, reason: str) -> None:
+        if handle.retiring or handle.state is not WorkerState.READY:
+            return
+        handle.retiring = reason
+        log.info("Worker %d (pid %d) asks to be replaced: %s", handle.slot, handle.pid, reason)
+        if handle.pid not in self.replace_queue:
+            self.replace_queue.append(handle.pid)
+
+    @staticmethod
+    def _worker_stats(handle: WorkerHandle, detail: str) -> None:
+        for item in detail.split():
+            key, _, value = item.partition("=")
+            if key in ("requests", "connections") and value.isdigit():
+                setattr(handle, key, int(value))
+
+    def _stop_worker(self, handle: WorkerHandle, signum: signal.Signals, why: str) -> None:
+        log.info("Stopping worker %d (pid %d): %s", handle.slot, handle.pid, why)
+        handle.state = WorkerState.STOPPING
+        handle.signalled_at = time.monotonic()
+        handle.send(signum)
+
+    def _advance_replacements(self, now: float) -> None:
+        """Start replacements for queued workers, ``reload_batch`` at a time (1 outside a
+        reload), and give up on those that do not boot within ``worker_boot_timeout``."""
+        booting = [h for h in self.workers.values()
+                   if h.replaces is not None and h.state is WorkerState.BOOTING]
+        for handle in booting:
+            if now - handle.started_at > self.config.worker_boot_timeout:
+                handle.send(signal.SIGKILL)
+                handle.state = WorkerState.STOPPING
+                self._replacement_failed(
+                    handle, f"not ready within worker_boot_timeout "
+                            f"({self.config.worker_boot_timeout:g}s)")
+                return
+        limit = self.config.reload_batch if self.rollout_active else 1
+        while len(booting) < limit and self.replace_queue:
+            old = self.workers.get(self.replace_queue[0])
+            if old is None or old.state is not WorkerState.READY or old.slot > self.target:
+                self.replace_queue.popleft()
+                continue
+            if now < self._slot_not_before.get(old.slot, 0.0):
+                break
+            self.replace_queue.popleft()
+            booting.append(self._spawn(old.slot, replaces=old.pid))
+        self._check_rollout_done()
+
+    def _replacement_failed(self, handle: WorkerHandle, reason: str) -> None:
+        """A new worker did not boot: the worker it was to replace keeps serving."""
+        if self.rollout_active and handle.generation == self.generation:
+            log.error("Reload failed: generation %d could not boot: %s. The previous workers "
+                      "keep serving; fix the problem and send SIGHUP again.",
+                      handle.generation, reason)
+            self.rollout_active = False
+            self.replace_queue.clear()
+            self.config = self._config_before_rollout
+            self.target = self.config.workers
+            configure_logs(self.config.log_level, self.config.access_log)
+            for other in self.workers.values():
+                if other.replaces is not None and other.state is WorkerState.BOOTING:
+                    self._stop_worker(other, signal.SIGTERM, "reload aborted")
+            return
+        log.error("Replacement for pid %s could not boot: %s; that worker keeps serving",
+                  handle.replaces, reason)
+        self._note_crash(handle)
+        if handle.replaces is not None and handle.replaces not in self.replace_queue:
+            self.replace_queue.append(handle.replaces)
+
+    def _check_rollout_done(self) -> None:
+        if not self.rollout_active or self.replace_queue:
+            return
+        if any(h.replaces is not None for h in self.workers.values()):
+            return
+        self.rollout_active = False
+        log.info("Reload complete: generation %d serving with %d worker(s)", self.generation,
+                 sum(1 for h in self.workers.values() if h.state is WorkerState.READY))
+
     def _check_heartbeats(self, now: float) -> None:
         timeout = self.config.timeout
         for handle in self.workers.values():
@@ -266,15 +388,11 @@ class Master:
         for slot in range(1, self.target + 1):
             if slot not in taken and now >= self._slot_not_before.get(slot, 0.0):
                 self._spawn(slot)
-        for handle in self.workers.values():
+        for handle in list(self.workers.values()):
             if handle.slot > self.target and handle.state is not WorkerState.STOPPING:
-                log.info("Stopping worker %d (pid %d): above the target of %d", handle.slot,
-                         handle.pid, self.target)
-                handle.state = WorkerState.STOPPING
-                handle.signalled_at = now
-                handle.send(signal.SIGTERM)
+                self._stop_worker(handle, signal.SIGTERM, f"above the target of {self.target}")
 
-    def _spawn(self, slot: int) -> None:
+    def _spawn(self, slot: int, replaces: int | None = None) -> WorkerHandle:
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
         sys.stdout.flush()
         sys.stderr.flush()
@@ -282,10 +400,13 @@ class Master:
         if pid == 0:
             self._become_worker(slot, read_fd, write_fd)
         os.close(write_fd)
-        self.workers[pid] = WorkerHandle(slot=slot, pid=pid, channel=ChannelReader(read_fd),
-                                         generation=self.generation,
-                                         started_at=time.monotonic())
-        log.debug("Forked worker %d (pid %d)", slot, pid)
+        handle = WorkerHandle(slot=slot, pid=pid, channel=ChannelReader(read_fd),
+                              generation=self.generation, started_at=time.monotonic(),
+                              replaces=replaces)
+        self.workers[pid] = handle
+        log.debug("Forked worker %d (pid %d)%s", slot, pid,
+                  f" to replace pid {replaces}" if replaces else "")
+        return handle
 
     def _become_worker(self, slot: int, read_fd: int, write_fd: int) -> None:
         """In the child: drop the master's state and run the worker; never returns."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,3 +32,13 @@ class ServerContext:
     requests_served: int = 0
     #: set when the worker drains: no new requests on kept-alive connections
     draining: bool = False
+    #: after this many requests the worker asks to be replaced (0: never)
+    retire_after: int = 0
+    #: called once when ``retire_after`` is reached
+    on_retire: Callable[[], None] | None = None
+
+    def count_request(self) -> None:
+        """One response completed; ask for retirement when the budget is spent."""
+        self.requests_served += 1
+        if self.requests_served == self.retire_after and self.on_retire is not None:
+            self.on_retire()

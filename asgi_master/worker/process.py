@@ -12,6 +12,7 @@ import ctypes
 import faulthandler
 import logging
 import os
+import random
 import signal
 import socket
 import sys
@@ -27,7 +28,7 @@ from ..logs import configure as configure_logs
 from .app import AppLoadError, load_app
 from .context import ServerContext
 from .http.cycle import ASGIApp
-from .http.protocol import HTTPProtocol
+from .http.protocol import DRAIN_IDLE_GRACE, HTTPProtocol
 from .lifespan import Lifespan, LifespanFailure
 
 log = logging.getLogger("asgi_master.error")
@@ -101,6 +102,10 @@ class Worker:
             keepalive_timeout=config.keepalive_timeout, access_log=config.access_log,
             state=self.lifespan.state,
         )
+        if config.max_requests:
+            self.ctx.retire_after = config.max_requests + random.randint(
+                0, config.max_requests_jitter)
+            self.ctx.on_retire = self._retire
         self._stop: asyncio.Future[bool] = loop.create_future()
 
     async def run(self) -> int:
@@ -141,12 +146,20 @@ class Worker:
         elif not graceful:
             self._force_close()
 
+    def _retire(self) -> None:
+        log.info("Worker %d: served %d requests (max_requests): asking to be replaced",
+                 self.worker_id, self.ctx.requests_served)
+        self.channel.send(Kind.RETIRING, f"max_requests {self.ctx.requests_served}")
+
     def _tick(self) -> None:
         """Once a second, from the loop: heartbeat, idle keep-alive sweep, parent check."""
         self.channel.send(Kind.HEARTBEAT)
         now = self.loop.time()
-        for conn in list(self.ctx.connections):
-            conn.close_if_idle(now)
+        ctx = self.ctx
+        for conn in list(ctx.connections):
+            conn.close_if_idle(now, ctx.keepalive_timeout)
+        self.channel.send(Kind.STATS, f"requests={ctx.requests_served} "
+                                      f"connections={len(ctx.connections)}")
         if os.getppid() != self.master_pid:
             log.warning("Worker %d: master is gone, stopping", self.worker_id)
             self.stop(True)
@@ -162,6 +175,9 @@ class Worker:
             deadline = time.monotonic() + self.config.graceful_timeout
             while (ctx.connections or ctx.tasks) and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
+                now = self.loop.time()
+                for conn in list(ctx.connections):
+                    conn.close_if_idle(now, DRAIN_IDLE_GRACE)
             if ctx.connections or ctx.tasks:
                 log.warning("Worker %d: graceful timeout: closing %d connection(s), "
                             "cancelling %d task(s)", self.worker_id, len(ctx.connections),

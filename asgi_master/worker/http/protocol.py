@@ -28,6 +28,9 @@ access_log = logging.getLogger("asgi_master.access")
 log = logging.getLogger("asgi_master.error")
 
 READ_HIGH_WATER: Final = 64 * 1024
+#: while draining, an idle connection this recently used may have a request on its way (the
+#: client sent it as we decided to close): closing it now would drop that request
+DRAIN_IDLE_GRACE: Final = 0.5
 WRITE_HIGH_WATER: Final = 64 * 1024
 _ASGI: Final = {"version": "3.0", "spec_version": "2.4"}
 
@@ -86,6 +89,7 @@ class HTTPProtocol(asyncio.Protocol):
         self._wake_drain_waiters()
 
     def data_received(self, data: bytes) -> None:
+        self.idle_since = self.loop.time()
         self.reader.feed(data)
         self._pump()
 
@@ -202,7 +206,7 @@ class HTTPProtocol(asyncio.Protocol):
     def response_complete(self, cycle: RequestCycle) -> None:
         """The last body part was written: log it, then reuse or close the connection."""
         ctx = self.ctx
-        ctx.requests_served += 1
+        ctx.count_request()
         if ctx.access_log:
             self._log_access(cycle)
         self.cycle = None
@@ -272,17 +276,20 @@ class HTTPProtocol(asyncio.Protocol):
     # -- worker control -------------------------------------------------------------------
 
     def shutdown(self) -> None:
-        """Graceful drain: close now if idle, else after the response in flight."""
+        """Graceful drain: the response in flight (or the next request, if one is already on
+        its way) is answered with ``connection: close``; idle connections are closed by
+        ``close_if_idle`` once they have been idle for ``DRAIN_IDLE_GRACE``."""
         cycle = self.cycle
-        if cycle is None:
-            self.close()
-        else:
+        if cycle is not None:
             # effective while the headers are still held; after that response_complete closes
             cycle.writer.keep_alive = False
+        else:
+            self.close_if_idle(self.loop.time(), DRAIN_IDLE_GRACE)
 
-    def close_if_idle(self, now: float) -> None:
-        """Close a keep-alive connection that has waited longer than the keep-alive timeout."""
-        if self.cycle is None and now - self.idle_since > self.ctx.keepalive_timeout:
+    def close_if_idle(self, now: float, idle_for: float) -> None:
+        """Close the connection if no request is in progress and nothing has arrived for
+        ``idle_for`` seconds."""
+        if self.cycle is None and now - self.idle_since >= idle_for:
             self.close()
 
 
