@@ -230,7 +230,8 @@ class Master:
         log.info("Worker %d (pid %d) ready", handle.slot, handle.pid)
         old = self.workers.get(handle.replaces) if handle.replaces is not None else None
         if old is not None and old.state in (WorkerState.BOOTING, WorkerState.READY):
-            self._stop_worker(old, signal.SIGTERM, f"replaced by pid {handle.pid}")
+            # HUP tells a worker it drains because it is replaced (WebSockets get 1012)
+            self._stop_worker(old, signal.SIGHUP, f"replaced by pid {handle.pid}")
         handle.replaces = None
         self._check_rollout_done()
         ready = sum(1 for h in self.workers.values() if h.state is WorkerState.READY)

@@ -5,13 +5,25 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .http.reader import Limits
 
 if TYPE_CHECKING:
     from .http.cycle import ASGIApp
-    from .http.protocol import HTTPProtocol
+
+
+class Connection(Protocol):
+    """What the worker needs of any open connection to sweep and drain it."""
+
+    def shutdown(self) -> None:
+        """Graceful drain: finish what is in flight, then close."""
+
+    def close_if_idle(self, now: float, idle_for: float) -> None:
+        """Close if nothing happened for ``idle_for`` seconds and nothing is in flight."""
+
+    def abort(self, reason: str) -> None:
+        """Close at once."""
 
 
 @dataclass(slots=True, eq=False)
@@ -26,12 +38,16 @@ class ServerContext:
     limits: Limits = field(default_factory=Limits)
     #: the lifespan ``state``; each request scope gets a shallow copy
     state: dict[str, Any] = field(default_factory=dict)
-    connections: set[HTTPProtocol] = field(default_factory=set)
+    #: every open connection, HTTP or WebSocket (see ``Connection``)
+    connections: set[Connection] = field(default_factory=set)
     #: app tasks still running, including ones past their response (drain waits for them)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     requests_served: int = 0
     #: set when the worker drains: no new requests on kept-alive connections
     draining: bool = False
+    #: why it drains: "shutdown" (TERM: the server stops) or "restart" (HUP: this worker is
+    #: being replaced by a new one); WebSockets close with 1001 or 1012 accordingly
+    drain_reason: str = "shutdown"
     #: after this many requests the worker asks to be replaced (0: never)
     retire_after: int = 0
     #: called once when ``retire_after`` is reached

@@ -123,6 +123,7 @@ class Worker:
         ]
         loop = self.loop
         loop.add_signal_handler(signal.SIGTERM, self.stop, True)
+        loop.add_signal_handler(signal.SIGHUP, self.stop, True, "restart")
         loop.add_signal_handler(signal.SIGINT, self.stop, False)
         loop.add_signal_handler(signal.SIGQUIT, self.stop, False)
         self.channel.send(Kind.READY)
@@ -139,9 +140,11 @@ class Worker:
     def _protocol(self) -> HTTPProtocol:
         return HTTPProtocol(self.ctx)
 
-    def stop(self, graceful: bool) -> None:
-        """Begin stopping; a fast stop may overrule a graceful one in progress."""
+    def stop(self, graceful: bool, reason: str = "shutdown") -> None:
+        """Begin stopping; a fast stop may overrule a graceful one in progress. ``reason`` is
+        "restart" when this worker is being replaced (SIGHUP from the master)."""
         if not self._stop.done():
+            self.ctx.drain_reason = reason
             self._stop.set_result(graceful)
         elif not graceful:
             self._force_close()
@@ -188,7 +191,6 @@ class Worker:
 
     def _force_close(self) -> None:
         for conn in list(self.ctx.connections):
-            if conn.transport is not None:
-                conn.transport.abort()
+            conn.abort("the worker is stopping")
         for task in list(self.ctx.tasks):
             task.cancel()

@@ -149,3 +149,13 @@ def test_expect_continue_and_upgrade_are_reported():
     reader = RequestReader(Limits())
     reader.feed(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
     assert events(reader)[0].upgrade == b"websocket"
+
+
+def test_bytes_after_an_upgrade_request_are_handed_back():
+    reader = RequestReader(Limits())
+    reader.feed(b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                b"\r\n\x81\x85frame")
+    head = reader.next_event()
+    assert head.upgrade == b"websocket"
+    assert reader.next_event() is END_OF_BODY
+    assert reader.take_trailing() == b"\x81\x85frame"

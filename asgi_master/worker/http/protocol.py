@@ -171,7 +171,8 @@ class HTTPProtocol(asyncio.Protocol):
 
     # -- request cycles -------------------------------------------------------------------
 
-    def _start_cycle(self, head: RequestHead) -> None:
+    def base_scope(self, head: RequestHead) -> dict[str, Any]:
+        """The scope keys HTTP and WebSocket share, built from a request head."""
         ctx = self.ctx
         target = head.target
         if target[:1] != b"/":
@@ -181,14 +182,13 @@ class HTTPProtocol(asyncio.Protocol):
         if "%" in path:
             path = unquote(path)
         root_path = ctx.root_path
-        scope: dict[str, Any] = {
+        return {
             "type": "http",
             "asgi": _ASGI,
             "http_version": head.http_version,
             "server": self._server,
             "client": self._client,
             "scheme": self._scheme,
-            "method": head.method,
             "root_path": root_path,
             "path": root_path + path if root_path else path,
             "raw_path": root_path.encode("ascii") + raw_path if root_path else raw_path,
@@ -196,12 +196,41 @@ class HTTPProtocol(asyncio.Protocol):
             "headers": head.headers,
             "state": ctx.state.copy(),
         }
+
+    def _start_cycle(self, head: RequestHead) -> None:
+        ctx = self.ctx
+        if head.upgrade is not None and head.upgrade.lower() == b"websocket":
+            if self._start_websocket(head):
+                return
+        scope = self.base_scope(head)
+        scope["method"] = head.method
         keep_alive = head.keep_alive and not ctx.draining and ctx.keepalive_timeout > 0
         writer = ResponseWriter(head.method, head.http_version, keep_alive)
         cycle = self.cycle = RequestCycle(self, scope, writer, head.expect_continue)
         task = self.loop.create_task(cycle.run(ctx.app))
         ctx.tasks.add(task)
         task.add_done_callback(ctx.tasks.discard)
+
+    def _start_websocket(self, head: RequestHead) -> bool:
+        """Hand the connection to the WebSocket layer; False if it is not available."""
+        try:
+            from ..ws import start_websocket
+        except ImportError:
+            return False
+        start_websocket(self, head)
+        return True
+
+    def detach(self) -> bytes:
+        """Give up the connection to another protocol (an upgrade): stop tracking it and
+        return the bytes received after the request head."""
+        self.ctx.connections.discard(self)
+        self._closed = True
+        reader = self.reader
+        # an upgrade request has no body; reading to its end hands back the bytes after it
+        while not reader.request_complete:
+            if reader.next_event() is NEED_DATA:
+                break
+        return reader.take_trailing()
 
     def response_complete(self, cycle: RequestCycle) -> None:
         """The last body part was written: log it, then reuse or close the connection."""
@@ -262,10 +291,13 @@ class HTTPProtocol(asyncio.Protocol):
         self.close()
 
     def abort(self, reason: str) -> None:
-        """Close after a failure mid-response; the client sees a truncated response."""
+        """Close at once (a failure mid-response, or a forced stop); a response in progress
+        is cut short."""
         log.info("Closing connection from %s: %s", self._client, reason)
         self.cycle = None
-        self.close()
+        if not self._closed and self.transport is not None:
+            self._closed = True
+            self.transport.abort()
 
     def close(self) -> None:
         """Close after what is queued has been written."""
