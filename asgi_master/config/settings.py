@@ -12,15 +12,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .types import (
+    Account,
     AppPath,
     Bind,
     BindSpec,
     Bool,
+    ByteSize,
     Choice,
     Converter,
     FileMode,
     Int,
     ListOf,
+    OptionalFileMode,
     Seconds,
     Str,
 )
@@ -126,7 +129,37 @@ class Config:
     # -- http
     keepalive_timeout: float = setting(
         Seconds(0), 5.0, "http",
-        "How long an idle keep-alive connection is kept open waiting for the next request.")
+        "How long an idle keep-alive connection is kept open waiting for the next request. "
+        "`0` turns keep-alive off. A new connection that sends nothing is closed after this "
+        "long too.")
+    request_header_timeout: float = setting(
+        Seconds(1), 10.0, "http",
+        "How long a client may take to send a complete request head, counted from its first "
+        "byte. Slower clients (slowloris) get `408 Request Timeout` and are disconnected.")
+    limit_request_line: int = setting(
+        Int(64, 1048576), 8190, "http",
+        "Longest request line (method, target, version) accepted, in bytes; longer gets `414`.")
+    limit_request_fields: int = setting(
+        Int(1, 10000), 100, "http",
+        "Most header fields a request may have; more gets `431`.")
+    limit_request_field_size: int = setting(
+        Int(64, 1048576), 8190, "http",
+        "Longest header line accepted, in bytes; longer gets `431`.")
+    limit_request_body: int = setting(
+        ByteSize(), 1024**3, "http",
+        "Largest request body accepted (`0`: no limit). Checked against Content-Length before "
+        "anything is read (`413` at once) and counted while a chunked body streams.")
+    limit_concurrency: int = setting(
+        Int(0), 0, "http",
+        "Most requests a worker runs at once and connections it holds open (0: no limit). A "
+        "request beyond it gets `503` with `Retry-After`.")
+    debug: bool = setting(
+        Bool(), False, "http",
+        "Put the traceback in `500` responses (HTML or text by the request's Accept). For "
+        "development only: it shows code to clients.")
+    server_header: bool = setting(
+        Bool(), True, "http",
+        "Send `server: asgi-master` on every response.")
     # -- logging and process
     log_level: str = setting(
         Choice("critical", "error", "warning", "info", "debug"), "info", "logging",

@@ -256,6 +256,34 @@ class ListOf(Converter):
         return "[" + ", ".join(self.item.render(v) for v in value) + "]"
 
 
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2,
+               "mib": 1024**2, "g": 1000**3, "gb": 1000**3, "gib": 1024**3}
+
+
+class ByteSize(Converter):
+    """A size in bytes: a whole number, or text such as "64KiB", "10MB", "1GiB"."""
+
+    expected = 'a size in bytes such as 1048576 or "1MiB"'
+    metavar = "SIZE"
+
+    def convert(self, raw: object) -> int:
+        if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
+            return raw
+        if isinstance(raw, str):
+            text = raw.strip().lower().replace(" ", "")
+            number = text.rstrip("kmgib")
+            unit = text[len(number):]
+            if number.isdigit() and unit in _SIZE_UNITS:
+                return int(number) * _SIZE_UNITS[unit]
+        raise self.fail()
+
+    def render(self, value: Any) -> str:
+        for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+            if value and value % size == 0:
+                return f'"{value // size}{unit}"'
+        return str(value)
+
+
 class AppPath(Converter):
     """An import path ``module:attribute`` (attribute may be dotted)."""
 
@@ -271,3 +299,151 @@ class AppPath(Converter):
             raise self.fail()
         return raw.strip()
 
+
+
+class OptionalFileMode(FileMode):
+    """A permission mode in octal, or unset (empty: leave it as inherited)."""
+
+    def convert(self, raw: object) -> int | None:  # type: ignore[override]
+        if isinstance(raw, str) and not raw.strip():
+            return None
+        return super().convert(raw)
+
+    def render(self, value: Any) -> str:
+        return "(unset)" if value is None else super().render(value)
+
+
+class Account(Converter):
+    """An existing user (``kind="user"``) or group name, or a numeric id; empty means unset.
+
+    Checked against this machine's user database when the config is loaded, so a typo stops
+    the server at start instead of failing in every worker.
+    """
+
+    def __init__(self, kind: Literal["user", "group"]) -> None:
+        self.kind = kind
+        self.expected = f"an existing {kind} name or a numeric id"
+        self.metavar = kind.upper()
+
+    def convert(self, raw: object) -> str | None:
+        import grp
+        import pwd
+
+        if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
+            return str(raw)
+        if not isinstance(raw, str):
+            raise self.fail()
+        text = raw.strip()
+        if not text:
+            return None
+        if text.isdigit():
+            return text
+        try:
+            pwd.getpwnam(text) if self.kind == "user" else grp.getgrnam(text)
+        except KeyError:
+            raise ValueError(f"{self.expected}; there is no {self.kind} '{text}' on this "
+                             "system") from None
+        return text
+
+
+class ProxyAddress(Converter):
+    """A peer trusted to send proxy headers: an IP address, a CIDR network, or ``*`` (any)."""
+
+    expected = 'an IP address, a CIDR network such as "10.0.0.0/8", or "*"'
+    metavar = "IP|CIDR|*"
+
+    def convert(self, raw: object) -> str:
+        if not isinstance(raw, str):
+            raise self.fail()
+        text = raw.strip()
+        if text == "*":
+            return text
+        try:
+            if "/" in text:
+                ipaddress.ip_network(text, strict=False)
+            else:
+                ipaddress.ip_address(text)
+        except ValueError:
+            raise self.fail() from None
+        return text
+
+
+class Secret(Str):
+    """A string that is never shown back: ``--check-config`` prints it masked."""
+
+    def __init__(self, metavar: str = "TEXT") -> None:
+        super().__init__(optional=True, metavar=metavar)
+
+    def render(self, value: Any) -> str:
+        return "(unset)" if value is None else '"********"'
+
+
+class TLSVersion(Converter):
+    """The oldest TLS version accepted: 1.2 or 1.3 (a TOML number or a string)."""
+
+    expected = "1.2 or 1.3"
+    metavar = "1.2|1.3"
+
+    def convert(self, raw: object) -> str:
+        if isinstance(raw, float) and raw in (1.2, 1.3):
+            return f"{raw:.1f}"
+        if isinstance(raw, str) and raw.strip() in ("1.2", "1.3"):
+            return raw.strip()
+        raise self.fail()
+
+
+#: gunicorn's access-log atoms that asgi-master renders, plus ``{header}i`` (a request header)
+ACCESS_LOG_ATOMS = frozenset("h l u t r m U q H s B b f a T D M L p".split())
+
+
+def split_access_log_template(template: str) -> list[tuple[bool, str]]:
+    """The template as (is_atom, text) pieces: ``%(h)s`` -> (True, "h"), ``%({Name}i)s`` ->
+    (True, "{name}i"), ``%%`` and other text -> (False, text); raises ValueError naming a
+    malformed or unknown atom."""
+    pieces: list[tuple[bool, str]] = []
+    text: list[str] = []
+    pos = 0
+    while pos < len(template):
+        char = template[pos]
+        if char != "%" or pos + 1 == len(template) or template[pos + 1] not in "%(":
+            text.append(char)
+            pos += 1
+            continue
+        if template[pos + 1] == "%":
+            text.append("%")
+            pos += 2
+            continue
+        close = template.find(")", pos)
+        if close < 0 or template[close + 1:close + 2] != "s":
+            raise ValueError(f"atoms written as %(name)s, not {template[pos:pos + 8]!r}")
+        name = template[pos + 2:close]
+        if name.startswith("{") and name.endswith("}i") and len(name) > 3:
+            name = name.lower()
+        elif name not in ACCESS_LOG_ATOMS:
+            known = " ".join(f"%({a})s" for a in sorted(ACCESS_LOG_ATOMS)) + " %({header}i)s"
+            raise ValueError(f"known atoms ({known}), not %({name})s")
+        if text:
+            pieces.append((False, "".join(text)))
+            text = []
+        pieces.append((True, name))
+        pos = close + 2
+    if text:
+        pieces.append((False, "".join(text)))
+    return pieces
+
+
+class AccessLogTemplate(Converter):
+    """An access-log line template made of gunicorn-style atoms such as ``%(h)s``."""
+
+    expected = "a template of atoms such as %(h)s %(r)s %(s)s"
+    metavar = "TEMPLATE"
+
+    def convert(self, raw: object) -> str:
+        if not isinstance(raw, str) or not raw.strip():
+            raise self.fail()
+        split_access_log_template(raw)
+        return raw
+
+    def render(self, value: Any) -> str:
+        # a TOML literal string: the template's double quotes need no escaping
+        return f"'{value}'" if "'" not in value else super().render(value)

@@ -7,7 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..config import Config
 from .http.reader import Limits
+from .http.writer import SERVER_LINE
 
 if TYPE_CHECKING:
     from .http.cycle import ASGIApp
@@ -52,6 +54,34 @@ class ServerContext:
     retire_after: int = 0
     #: called once when ``retire_after`` is reached
     on_retire: Callable[[], None] | None = None
+    request_header_timeout: float = 10.0
+    limit_concurrency: int = 0
+    debug: bool = False
+    #: the ``server:`` line of every response (empty with ``server_header = false``)
+    server_line: bytes = SERVER_LINE
+    #: ``scope["extensions"]`` of HTTP requests
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: Config, app: ASGIApp, loop: asyncio.AbstractEventLoop,
+                    state: dict[str, Any]) -> ServerContext:
+        """The context of a worker serving ``app`` with ``config``."""
+        from .http.protocol import HTTP_EXTENSIONS
+
+        return cls(
+            app=app, loop=loop, root_path=config.root_path,
+            keepalive_timeout=config.keepalive_timeout, access_log=config.access_log,
+            limits=Limits(max_line=config.limit_request_line,
+                          max_fields=config.limit_request_fields,
+                          max_field_size=config.limit_request_field_size,
+                          max_body=config.limit_request_body),
+            state=state,
+            request_header_timeout=config.request_header_timeout,
+            limit_concurrency=config.limit_concurrency,
+            debug=config.debug,
+            server_line=SERVER_LINE if config.server_header else b"",
+            extensions=dict(HTTP_EXTENSIONS),
+        )
 
     def count_request(self) -> None:
         """One response completed; ask for retirement when the budget is spent."""

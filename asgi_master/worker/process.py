@@ -97,11 +97,7 @@ class Worker:
         self.master_pid = master_pid
         self.loop = loop
         self.lifespan = Lifespan(app, config.lifespan)
-        self.ctx = ServerContext(
-            app=app, loop=loop, root_path=config.root_path,
-            keepalive_timeout=config.keepalive_timeout, access_log=config.access_log,
-            state=self.lifespan.state,
-        )
+        self.ctx = ServerContext.from_config(config, app, loop, self.lifespan.state)
         if config.max_requests:
             self.ctx.retire_after = config.max_requests + random.randint(
                 0, config.max_requests_jitter)

@@ -87,12 +87,55 @@ def test_close_in_the_middle_of_a_body_is_an_error():
     assert err.value.status == 400
 
 
-def test_oversized_head_is_431():
-    reader = RequestReader(Limits(max_head_size=1024))
-    reader.feed(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 2000)
+def _status_of(raw: bytes, limits: Limits) -> int:
+    reader = RequestReader(limits)
+    reader.feed(raw)
     with pytest.raises(ProtocolError) as err:
-        reader.next_event()
-    assert err.value.status == 431
+        while reader.next_event() not in (NEED_DATA, PAUSED):
+            pass
+    return err.value.status
+
+
+def test_header_line_over_limit_is_431():
+    raw = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 300 + b"\r\n\r\n"
+    assert _status_of(raw, Limits(max_field_size=200)) == 431
+
+
+def test_too_many_header_fields_is_431():
+    raw = b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-A: 1\r\n" * 5 + b"\r\n"
+    assert _status_of(raw, Limits(max_fields=4)) == 431
+
+
+def test_long_request_line_is_414_even_before_the_head_is_complete():
+    assert _status_of(b"GET /" + b"a" * 300 + b" HTTP/1.1\r\n\r\n", Limits(max_line=200)) == 414
+    assert _status_of(b"GET /" + b"a" * 300, Limits(max_line=200)) == 414
+
+
+def test_head_that_never_ends_is_431():
+    raw = b"GET / HTTP/1.1\r\n" + b"X-A: 1\r\n" * 50
+    assert _status_of(raw, Limits(max_line=100, max_fields=4, max_field_size=64)) == 431
+
+
+def test_declared_body_over_limit_is_413_before_reading_it():
+    raw = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n"
+    assert _status_of(raw, Limits(max_body=1000)) == 413
+
+
+def test_chunked_body_over_limit_is_413_while_streaming():
+    raw = (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+           + (b"100\r\n" + b"a" * 256 + b"\r\n") * 5)
+    assert _status_of(raw, Limits(max_body=1000)) == 413
+
+
+def test_obs_fold_is_refused():
+    raw = b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n  folded\r\n\r\n"
+    assert _status_of(raw, Limits()) == 400
+
+
+def test_content_length_with_transfer_encoding_is_refused():
+    raw = (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+           b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    assert _status_of(raw, Limits()) == 400
 
 
 @pytest.mark.parametrize("raw", [

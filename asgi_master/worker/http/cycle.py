@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import html
 import logging
+import os
 import time
+import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -45,6 +48,8 @@ class ResponseState(enum.Enum):
     #: start received, headers held until the first body part
     AWAIT_BODY = "awaiting the first http.response.body"
     STREAMING = "streaming the body"
+    #: body done, ``trailers: True`` was announced
+    AWAIT_TRAILERS = "awaiting http.response.trailers"
     COMPLETE = "complete"
 
 
@@ -107,6 +112,9 @@ class RequestCycle:
         self.state = ResponseState.COMPLETE
         if self.writer.headers_sent or self.disconnected:
             self.protocol.abort("application error after the response started")
+        elif exc is not None and self.protocol.ctx.debug:
+            body, content_type = _debug_page(exc, self.scope)
+            self.protocol.send_error(500, body, content_type=content_type)
         else:
             self.protocol.send_error(500, b"Internal Server Error")
 
@@ -150,14 +158,25 @@ class RequestCycle:
                 f"{self.state.value}")
         if self.disconnected:
             raise ClientDisconnected("the client has disconnected")
-        handler(self, message)
+        pending = handler(self, message)
+        if pending is not None:
+            await pending
         protocol = self.protocol
         if protocol.write_paused:
             await protocol.drain()
 
+    def _on_early_hint(self, message: Message) -> None:
+        try:
+            data = self.writer.early_hint(message.get("links", ()))
+        except ResponseError as exc:
+            raise ASGIMessageError(f"http.response.early_hint: {exc}") from None
+        if data:
+            self.protocol.write(data)
+
     def _on_start(self, message: Message) -> None:
         try:
-            self.writer.start(message["status"], message.get("headers", ()))
+            self.writer.start(message["status"], message.get("headers", ()),
+                              message.get("trailers", False))
         except KeyError:
             raise ASGIMessageError("http.response.start without a 'status'") from None
         except ResponseError as exc:
@@ -185,14 +204,70 @@ class RequestCycle:
             self.protocol.write(data)
         if more:
             self.state = ResponseState.STREAMING
+        elif writer.awaiting_trailers:
+            self.state = ResponseState.AWAIT_TRAILERS
         else:
-            self.state = ResponseState.COMPLETE
-            self.protocol.response_complete(self)
+            self._complete()
+
+    def _on_trailers(self, message: Message) -> None:
+        try:
+            data = self.writer.trailer_fields(message.get("headers", ()),
+                                              bool(message.get("more_trailers", False)))
+        except ResponseError as exc:
+            raise ASGIMessageError(f"http.response.trailers: {exc}") from None
+        if data:
+            self.protocol.write(data)
+        if self.writer.complete:
+            self._complete()
+
+    async def _on_pathsend(self, message: Message) -> None:
+        path = message.get("path")
+        if not isinstance(path, str) or not os.path.isabs(path):
+            raise ASGIMessageError(f"http.response.pathsend 'path' must be an absolute path, "
+                                   f"not {path!r}")
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise ASGIMessageError(f"http.response.pathsend: cannot open {path}: "
+                                   f"{exc.strerror}") from None
+        try:
+            size = os.fstat(fd).st_size
+            try:
+                head = self.writer.file_head(size)
+            except ResponseError as exc:
+                raise ASGIMessageError(f"http.response.pathsend: {exc}") from None
+            self.protocol.write(head)
+            if self.writer.file_body_wanted:
+                await self.protocol.send_file(fd, size)
+        finally:
+            os.close(fd)
+        self._complete()
+
+    def _complete(self) -> None:
+        self.state = ResponseState.COMPLETE
+        self.protocol.response_complete(self)
 
 
-_Handler = Callable[[RequestCycle, Message], None]
+def _debug_page(exc: BaseException, scope: Message) -> tuple[bytes, bytes]:
+    """The traceback as HTML or plain text, by the request's Accept header (debug only)."""
+    text = "".join(traceback.format_exception(exc))
+    accept = b""
+    for name, value in scope["headers"]:
+        if name == b"accept":
+            accept = value
+    if b"text/html" in accept:
+        page = ("<!doctype html><title>500 Internal Server Error</title>"
+                f"<h1>500 Internal Server Error</h1><pre>{html.escape(text)}</pre>")
+        return page.encode("utf-8"), b"text/html; charset=utf-8"
+    return text.encode("utf-8"), b"text/plain; charset=utf-8"
+
+
+_Handler = Callable[[RequestCycle, Message], Awaitable[None] | None]
 _TRANSITIONS: Final[dict[tuple[ResponseState, str], _Handler]] = {
+    (ResponseState.AWAIT_START, "http.response.early_hint"): RequestCycle._on_early_hint,
     (ResponseState.AWAIT_START, "http.response.start"): RequestCycle._on_start,
     (ResponseState.AWAIT_BODY, "http.response.body"): RequestCycle._on_body,
+    (ResponseState.AWAIT_BODY, "http.response.pathsend"): RequestCycle._on_pathsend,
     (ResponseState.STREAMING, "http.response.body"): RequestCycle._on_body,
+    (ResponseState.AWAIT_TRAILERS, "http.response.trailers"): RequestCycle._on_trailers,
 }

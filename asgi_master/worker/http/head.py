@@ -34,6 +34,15 @@ _LINE_CACHE_MAX: Final = 512
 _DEFER: Final = frozenset({b"transfer-encoding", b"expect", b"upgrade"})
 
 
+class ProtocolError(Exception):
+    """The client broke HTTP/1.1; ``status`` is what it should be told before the close."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
 class Fallback:
     """Marker type: the fast parser declines this head; h11 must parse it."""
 
@@ -64,7 +73,11 @@ def _connection_tokens(value: bytes) -> set[bytes]:
 
 def head_from_parts(method: bytes, target: bytes, version: bytes,
                     headers: list[tuple[bytes, bytes]]) -> RequestHead:
-    """Build a ``RequestHead`` from already validated parts (the h11 path)."""
+    """Build a ``RequestHead`` from already validated parts (the h11 path).
+
+    Stricter than h11 where request smuggling lives: Content-Length together with
+    Transfer-Encoding is refused (RFC 9112 6.1 allows it to be; proxies disagree on it).
+    """
     content_length: int | None = None
     chunked = expect_continue = False
     connection: set[bytes] = set()
@@ -81,6 +94,8 @@ def head_from_parts(method: bytes, target: bytes, version: bytes,
         elif name == b"upgrade":
             upgrade = value
     if chunked:
+        if content_length is not None:
+            raise ProtocolError(400, "both Content-Length and Transfer-Encoding")
         content_length = None
     keep_alive = b"close" not in connection and (
         version == b"1.1" or b"keep-alive" in connection
@@ -98,9 +113,8 @@ def head_from_parts(method: bytes, target: bytes, version: bytes,
     )
 
 
-def parse_fast(head: bytes) -> RequestHead | Fallback:
-    """Parse a complete head (up to, not including, the blank line) or decline with FALLBACK."""
-    lines = head.split(b"\r\n")
+def parse_fast(lines: list[bytes]) -> RequestHead | Fallback:
+    """Parse a complete head split at CRLF (the blank line excluded) or decline with FALLBACK."""
     match = _REQUEST_LINE.fullmatch(lines[0])
     if match is None:
         return FALLBACK

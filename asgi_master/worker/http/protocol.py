@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import time
 from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import unquote
 
-from .cycle import ClientDisconnected, RequestCycle
+from .cycle import ASGIMessageError, ClientDisconnected, RequestCycle
 from .head import RequestHead
 from .reader import CLOSED, END_OF_BODY, NEED_DATA, PAUSED, Body, ProtocolError, RequestReader
 from .writer import ResponseWriter, simple_response
@@ -33,6 +34,16 @@ READ_HIGH_WATER: Final = 64 * 1024
 DRAIN_IDLE_GRACE: Final = 0.5
 WRITE_HIGH_WATER: Final = 64 * 1024
 _ASGI: Final = {"version": "3.0", "spec_version": "2.4"}
+HTTP_EXTENSIONS: Final = {
+    "http.response.trailers": {},
+    "http.response.pathsend": {},
+    "http.response.early_hint": {},
+}
+_RETRY_AFTER: Final = b"retry-after: 1\r\n"
+#: how much of a file one os.sendfile call may send (it returns early on a full socket anyway)
+_SENDFILE_CHUNK: Final = 1 << 22
+#: copy-mode chunk when the transport already holds data (order must be kept)
+_COPY_CHUNK: Final = 256 * 1024
 
 
 def _address(sock: socket.socket | None, peer: bool) -> tuple[str, int] | None:
@@ -56,6 +67,8 @@ class HTTPProtocol(asyncio.Protocol):
         self.cycle: RequestCycle | None = None
         self.write_paused = False
         self.idle_since = self.loop.time()
+        #: when the first byte of the request head being read arrived (0: none pending)
+        self.head_since = 0.0
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._reading_paused = False
         self._closed = False
@@ -132,6 +145,8 @@ class HTTPProtocol(asyncio.Protocol):
                     cycle.body_complete = True
                     cycle.wake()
             elif event is NEED_DATA:
+                if not self.head_since and reader.head_started:
+                    self.head_since = self.loop.time()
                 return
             elif event is PAUSED:
                 # pipelined requests wait their turn; stop reading once enough are queued
@@ -202,10 +217,17 @@ class HTTPProtocol(asyncio.Protocol):
         if head.upgrade is not None and head.upgrade.lower() == b"websocket":
             if self._start_websocket(head):
                 return
+        self.head_since = 0.0
+        limit = ctx.limit_concurrency
+        if limit and (len(ctx.tasks) >= limit or len(ctx.connections) > limit):
+            log.warning("limit_concurrency (%d) reached: 503 to %s", limit, self._client)
+            self.send_error(503, b"Service Unavailable", extra=_RETRY_AFTER)
+            return
         scope = self.base_scope(head)
         scope["method"] = head.method
+        scope["extensions"] = ctx.extensions
         keep_alive = head.keep_alive and not ctx.draining and ctx.keepalive_timeout > 0
-        writer = ResponseWriter(head.method, head.http_version, keep_alive)
+        writer = ResponseWriter(head.method, head.http_version, keep_alive, ctx.server_line)
         cycle = self.cycle = RequestCycle(self, scope, writer, head.expect_continue)
         task = self.loop.create_task(cycle.run(ctx.app))
         ctx.tasks.add(task)
@@ -284,11 +306,51 @@ class HTTPProtocol(asyncio.Protocol):
             if not waiter.done():
                 waiter.set_result(None)
 
-    def send_error(self, status: int, reason: bytes) -> None:
+    def send_error(self, status: int, reason: bytes, *,
+                   content_type: bytes = b"text/plain; charset=utf-8", extra: bytes = b"") -> None:
         """Answer with a server-made error response and close the connection."""
-        self.write(simple_response(status, reason + b"\n"))
+        body = reason if reason.endswith(b"\n") else reason + b"\n"
+        self.write(simple_response(status, body, content_type=content_type, extra=extra))
         self.cycle = None
         self.close()
+
+    async def send_file(self, fd: int, size: int) -> None:
+        """Send ``size`` bytes of the open file ``fd`` after what is queued.
+
+        Zero-copy (``os.sendfile`` on the socket) whenever the transport's own buffer is empty,
+        so nothing can overtake bytes already queued; otherwise (a slow client, or TLS) it
+        copies through the transport under the usual write flow control.
+        """
+        transport = self.transport
+        assert transport is not None
+        sock = transport.get_extra_info("socket")
+        zero_copy = sock is not None and transport.get_extra_info("sslcontext") is None
+        offset = 0
+        while offset < size:
+            if self._closed:
+                raise ClientDisconnected("the client has disconnected")
+            if zero_copy and transport.get_write_buffer_size() == 0:
+                try:
+                    sent = os.sendfile(sock.fileno(), fd, offset, min(size - offset,
+                                                                      _SENDFILE_CHUNK))
+                except BlockingIOError:
+                    sent = -1
+                except OSError as exc:
+                    raise ClientDisconnected(f"sendfile failed: {exc.strerror}") from None
+                if sent == 0:
+                    raise ASGIMessageError("http.response.pathsend: the file shrank while it "
+                                           "was sent")
+                if sent > 0:
+                    offset += sent
+                    continue
+            chunk = os.pread(fd, min(size - offset, _COPY_CHUNK), offset)
+            if not chunk:
+                raise ASGIMessageError("http.response.pathsend: the file shrank while it was "
+                                       "sent")
+            self.write(chunk)
+            offset += len(chunk)
+            if self.write_paused:
+                await self.drain()
 
     def abort(self, reason: str) -> None:
         """Close at once (a failure mid-response, or a forced stop); a response in progress
@@ -320,8 +382,15 @@ class HTTPProtocol(asyncio.Protocol):
 
     def close_if_idle(self, now: float, idle_for: float) -> None:
         """Close the connection if no request is in progress and nothing has arrived for
-        ``idle_for`` seconds."""
-        if self.cycle is None and now - self.idle_since >= idle_for:
+        ``idle_for`` seconds; a request head slower than ``request_header_timeout`` gets 408."""
+        if self.cycle is not None:
+            return
+        head_since = self.head_since
+        if head_since and now - head_since > self.ctx.request_header_timeout:
+            log.info("Request head from %s not complete after %.0fs: 408", self._client,
+                     now - head_since)
+            self.send_error(408, b"Request Timeout")
+        elif now - self.idle_since >= idle_for and not head_since:
             self.close()
 
 

@@ -14,21 +14,19 @@ Either way a request reads as: RequestHead, Body*, END_OF_BODY, then PAUSED unti
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from typing import Final
 
 import h11
 
-from .head import FALLBACK, RequestHead, head_from_parts, parse_fast
+from .head import FALLBACK, ProtocolError, RequestHead, head_from_parts, parse_fast
 
+__all__ = ["ProtocolError", "RequestReader"]
 
-class ProtocolError(Exception):
-    """The client broke HTTP/1.1; ``status`` is what it should be told before the close."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
+# a header line that starts with whitespace continues the previous one (obs-fold, RFC 9112
+# 5.2): h11 unfolds it; we refuse it, as the RFC lets a server do, since proxies disagree on it
+_OBS_FOLD: Final = re.compile(rb"\n[ \t]")
 
 
 class Signal(enum.Enum):
@@ -67,22 +65,48 @@ class _State(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Bounds on what a client may send in a request head."""
+    """Bounds on what a client may send in a request (the ``limit_request_*`` settings)."""
 
-    max_head_size: int = 64 * 1024
+    max_line: int = 8190
+    max_fields: int = 100
+    max_field_size: int = 8190
+    #: 0 means no limit
+    max_body: int = 0
+
+    @property
+    def max_head_size(self) -> int:
+        return self.max_line + 2 + self.max_fields * (self.max_field_size + 2) + 2
+
+    def check_head(self, lines: list[bytes]) -> None:
+        """Raise 414/431 for a head (split at CRLF) beyond the limits."""
+        if len(lines[0]) > self.max_line:
+            raise ProtocolError(414, "request line too long")
+        if len(lines) - 1 > self.max_fields:
+            raise ProtocolError(431, "too many header fields")
+        if len(lines) > 1 and max(map(len, lines[1:])) > self.max_field_size:
+            raise ProtocolError(431, "header field too long")
+
+    def check_body_size(self, size: int) -> None:
+        """Raise 413 for a body (declared or counted so far) beyond the limit."""
+        if self.max_body and size > self.max_body:
+            raise ProtocolError(413, "request body too large")
 
 
 class RequestReader:
     """Parses the requests of one connection from the bytes it is fed."""
 
-    __slots__ = ("_buffer", "_eof", "_h11", "_limits", "_remaining", "_state", "used_h11")
+    __slots__ = ("_body_seen", "_buffer", "_eof", "_fast", "_h11", "_limits", "_remaining",
+                 "_state", "used_h11")
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, *, fast_path: bool = True) -> None:
         self._limits = limits
+        #: False sends every request through h11 (the reference the fast path is tested against)
+        self._fast = fast_path
         self._buffer = bytearray()
         self._eof = False
         self._state = _State.HEAD
         self._remaining = 0
+        self._body_seen = 0
         self._h11: h11.Connection | None = None
         #: how many requests of this connection went through h11 (visible to tests and stats)
         self.used_h11 = 0
@@ -131,11 +155,20 @@ class RequestReader:
             return self._read_h11()
         return PAUSED
 
+    @property
+    def head_started(self) -> bool:
+        """Bytes of a request head have arrived and the head is not complete yet."""
+        return self._state is _State.HEAD and bool(self._buffer)
+
     def _read_head(self) -> Event:
         buffer = self._buffer
+        limits = self._limits
         end = buffer.find(b"\r\n\r\n")
         if end < 0:
-            if len(buffer) > self._limits.max_head_size:
+            line_end = buffer.find(b"\n")
+            if line_end > limits.max_line + 1 or (line_end < 0 and len(buffer) > limits.max_line):
+                raise ProtocolError(414, "request line too long")
+            if len(buffer) > limits.max_head_size:
                 raise ProtocolError(431, "request head too large")
             if not self._eof:
                 # bare-LF heads never contain CRLFCRLF: let h11 judge them once it is clear
@@ -144,15 +177,17 @@ class RequestReader:
             elif not buffer:
                 return CLOSED
             return self._switch_to_h11()
-        if end > self._limits.max_head_size:
-            raise ProtocolError(431, "request head too large")
         if end == 0 or buffer.startswith(b"\r\n"):
             # a stray CRLF before a request: h11 knows how tolerant to be
             return self._switch_to_h11()
-        head = parse_fast(bytes(buffer[:end]))
+        lines = bytes(buffer[:end]).split(b"\r\n")
+        limits.check_head(lines)
+        head = parse_fast(lines) if self._fast else FALLBACK
         if head is FALLBACK:
             return self._switch_to_h11()
         assert isinstance(head, RequestHead)
+        if head.content_length:
+            limits.check_body_size(head.content_length)
         del buffer[: end + 4]
         self._remaining = head.content_length or 0
         self._state = _State.BODY
@@ -178,6 +213,13 @@ class RequestReader:
         return Body(data)
 
     def _switch_to_h11(self) -> Event:
+        buffer = self._buffer
+        end = buffer.find(b"\r\n\r\n")
+        if end < 0:
+            end = buffer.find(b"\n\n")
+        if _OBS_FOLD.search(buffer, 0, end if end >= 0 else len(buffer)):
+            raise ProtocolError(400, "obsolete line folding (obs-fold) in a header")
+        self._body_seen = 0
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._limits.max_head_size)
         conn.receive_data(bytes(self._buffer))
         if self._eof:
@@ -198,9 +240,14 @@ class RequestReader:
         if event is h11.NEED_DATA:
             return NEED_DATA
         if isinstance(event, h11.Request):
-            return head_from_parts(event.method, event.target, event.http_version,
+            head = head_from_parts(event.method, event.target, event.http_version,
                                    list(event.headers))
+            if head.content_length:
+                self._limits.check_body_size(head.content_length)
+            return head
         if isinstance(event, h11.Data):
+            self._body_seen += len(event.data)
+            self._limits.check_body_size(self._body_seen)
             return Body(bytes(event.data))
         if isinstance(event, h11.EndOfMessage):
             self._leave_h11()

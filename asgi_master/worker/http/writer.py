@@ -76,12 +76,14 @@ def status_line(status: int) -> bytes:
 
 
 def simple_response(status: int, body: bytes = b"", *, close: bool = True,
-                    content_type: bytes = b"text/plain; charset=utf-8") -> bytes:
-    """A complete response the server itself sends (errors, 100-continue excluded)."""
+                    content_type: bytes = b"text/plain; charset=utf-8",
+                    extra: bytes = b"") -> bytes:
+    """A complete response the server itself sends (errors); ``extra`` is more header lines."""
     return b"".join((
         status_line(status),
         DATE.get(),
         SERVER_LINE,
+        extra,
         b"content-type: %s\r\n" % content_type,
         b"content-length: %d\r\n" % len(body),
         b"connection: close\r\n" if close else b"",
@@ -127,11 +129,13 @@ class ResponseWriter:
     """Serialises one response for one request; tells whether the connection stays open."""
 
     __slots__ = (
-        "_framing", "_head_only", "_http10", "_lines", "_remaining", "_special", "body_bytes",
-        "complete", "headers_sent", "keep_alive", "started", "status",
+        "_framing", "_head_only", "_http10", "_lines", "_remaining", "_server_line", "_special",
+        "awaiting_trailers", "body_bytes", "complete", "headers_sent", "keep_alive", "started",
+        "status", "trailers",
     )
 
-    def __init__(self, method: str, http_version: str, keep_alive: bool) -> None:
+    def __init__(self, method: str, http_version: str, keep_alive: bool,
+                 server_line: bytes = SERVER_LINE) -> None:
         self._head_only = method == "HEAD"
         self._http10 = http_version == "1.0"
         #: the server's decision; set False before the first body to send ``connection: close``
@@ -145,8 +149,26 @@ class ResponseWriter:
         self._special: dict[bytes, bytes] = {}
         self._framing = _Framing.NONE
         self._remaining = 0
+        self._server_line = server_line
+        #: the app announced trailers (``http.response.trailers`` extension)
+        self.trailers = False
+        #: the body is done and the trailers are still to come
+        self.awaiting_trailers = False
 
-    def start(self, status: int, headers: Iterable[Iterable[bytes]]) -> None:
+    def early_hint(self, links: Iterable[bytes]) -> bytes:
+        """A ``103 Early Hints`` interim response (nothing for HTTP/1.0 clients, who may not
+        understand interim responses)."""
+        if self._http10 or self.started:
+            return b""
+        lines = []
+        for link in links:
+            if type(link) is not bytes or _BAD_VALUE.search(link):
+                raise ResponseError(f"early hint link {link!r} is not a valid header value")
+            lines.append(b"link: %s\r\n" % link)
+        return b"HTTP/1.1 103 Early Hints\r\n" + b"".join(lines) + b"\r\n"
+
+    def start(self, status: int, headers: Iterable[Iterable[bytes]],
+              trailers: bool = False) -> None:
         """Record the status and headers; nothing is written until the first body part."""
         if type(status) is not int or not 200 <= status <= 599:
             raise ResponseError(f"status {status!r} is not a final status code (200-599)")
@@ -160,6 +182,7 @@ class ResponseWriter:
         self.status = status
         self._lines = lines
         self._special = special
+        self.trailers = bool(trailers)
         self.started = True
 
     def _choose_framing(self, first: bytes, more: bool) -> bytes:
@@ -180,7 +203,7 @@ class ResponseWriter:
             self._framing = _Framing.LENGTH
             self._remaining = int(special[b"content-length"])
             line = b""
-        elif not more:
+        elif not more and not self.trailers:
             self._framing = _Framing.LENGTH
             self._remaining = len(first)
             line = b"content-length: %d\r\n" % len(first)
@@ -204,7 +227,7 @@ class ResponseWriter:
         return b"".join((
             status_line(self.status),
             b"" if b"date" in special else DATE.get(),
-            b"" if b"server" in special else SERVER_LINE,
+            b"" if b"server" in special else self._server_line,
             *self._lines,
             framing_line,
             connection,
@@ -233,12 +256,53 @@ class ResponseWriter:
                     f"response ended {remaining} bytes short of its content-length")
             self._remaining = remaining
         self.headers_sent = True
-        self.complete = not more
+        trailers_follow = not more and self.trailers and framing is _Framing.CHUNKED
+        self.awaiting_trailers = not more and self.trailers
+        self.complete = not more and not self.trailers
         head = self._head(framing_line) if first else b""
         if framing is _Framing.NONE:
             return head
         self.body_bytes += size
         if framing is _Framing.CHUNKED:
             chunk = b"%x\r\n%s\r\n" % (size, data) if size else b""
-            return head + chunk + (b"" if more else b"0\r\n\r\n")
+            if more:
+                return head + chunk
+            return head + chunk + (b"0\r\n" if trailers_follow else b"0\r\n\r\n")
         return head + data if first else data
+
+    def trailer_fields(self, headers: Iterable[Iterable[bytes]], more: bool) -> bytes:
+        """Trailer lines after the last chunk (dropped unless the body was chunked)."""
+        if not self.awaiting_trailers:
+            raise ResponseError("trailers sent when none were announced or after the end")
+        lines, _ = _header_lines(headers)
+        if not more:
+            self.awaiting_trailers = False
+            self.complete = True
+        if self._framing is not _Framing.CHUNKED:
+            return b""
+        return b"".join(lines) + (b"" if more else b"\r\n")
+
+    def file_head(self, size: int) -> bytes:
+        """The head for a body that is a file of ``size`` bytes (``http.response.pathsend``).
+
+        The caller sends the file itself; HEAD, 204 and 304 responses get the head only.
+        """
+        special = self._special
+        if b"content-length" in special and int(special[b"content-length"]) != size:
+            raise ResponseError(f"content-length {special[b'content-length']!r} does not match "
+                                f"the file's {size} bytes")
+        if b"transfer-encoding" in special:
+            raise ResponseError("pathsend cannot be used with transfer-encoding")
+        line = b"" if b"content-length" in special else b"content-length: %d\r\n" % size
+        self._framing = _Framing.NONE if (
+            self._head_only or self.status in _NO_BODY_STATUS) else _Framing.LENGTH
+        self.headers_sent = True
+        self.complete = True
+        if self._framing is _Framing.LENGTH:
+            self.body_bytes = size
+        return self._head(line)
+
+    @property
+    def file_body_wanted(self) -> bool:
+        """After ``file_head``: whether the file's bytes go on the wire."""
+        return self._framing is _Framing.LENGTH
