@@ -62,7 +62,7 @@ def outcome_of_reader(raw: bytes, fast_path: bool = True) -> tuple:
     try:
         head = reader.next_event()
         body = b""
-        while True:
+        while not reader.request_complete:
             event = reader.next_event()
             if isinstance(event, Body):
                 body += event.data

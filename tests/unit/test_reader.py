@@ -29,12 +29,13 @@ def events(reader: RequestReader) -> list:
 def test_simple_get_takes_the_fast_path():
     reader = RequestReader(Limits())
     reader.feed(b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n")
-    head, end, paused = events(reader)
+    head, paused = events(reader)
     assert isinstance(head, RequestHead)
     assert (head.method, head.target, head.http_version) == ("GET", b"/a?b=1", "1.1")
     assert head.headers == [(b"host", b"x"), (b"user-agent", b"t")]
     assert head.keep_alive and head.content_length is None
-    assert (end, paused) == (END_OF_BODY, PAUSED)
+    assert paused is PAUSED  # no body: no END_OF_BODY either
+    assert reader.request_complete
     assert reader.used_h11 == 0
 
 

@@ -138,7 +138,7 @@ def test_server_decision_to_close_after_start_still_reaches_the_head():
     ([(b"bad name", b"x")], "not a valid token"),
     ([(b"x-a", b"evil\r\nset-cookie: 1")], "control character"),
     ([("x-str", b"v")], "must be bytes"),
-    ([(b"only-one",)], "not a [name, value] pair"),
+    ([(b"only-one",)], "must be [name, value] pairs"),
     ([(b"content-length", b"abc")], "not a number"),
 ])
 def test_invalid_headers_are_refused_before_anything_is_sent(headers_, message):

@@ -57,8 +57,8 @@ class RequestCycle:
     """The state of one request between the connection and the app."""
 
     __slots__ = (
-        "body", "body_complete", "body_delivered", "disconnected", "expect_continue", "protocol", "scope",
-        "start_time", "state", "waiter", "writer",
+        "_allowed", "body", "body_complete", "body_delivered", "disconnected", "expect_continue",
+        "protocol", "scope", "start_time", "state", "task", "waiter", "writer",
     )
 
     def __init__(self, protocol: HTTPProtocol, scope: Message, writer: ResponseWriter,
@@ -67,6 +67,8 @@ class RequestCycle:
         self.scope = scope
         self.writer = writer
         self.state = ResponseState.AWAIT_START
+        self._allowed = _TRANSITIONS[ResponseState.AWAIT_START]
+        self.task: asyncio.Task[None] | None = None
         self.body = bytearray()
         self.body_complete = False
         self.body_delivered = False
@@ -74,6 +76,10 @@ class RequestCycle:
         self.expect_continue = expect_continue
         self.waiter: asyncio.Future[None] | None = None
         self.start_time = time.monotonic()
+
+    def _to(self, state: ResponseState) -> None:
+        self.state = state
+        self._allowed = _TRANSITIONS[state]
 
     # -- called by the connection ---------------------------------------------------------
 
@@ -98,6 +104,8 @@ class RequestCycle:
         else:
             if self.state is not ResponseState.COMPLETE:
                 self._app_failed(None)
+        finally:
+            self.protocol.ctx.tasks.discard(self.task)  # type: ignore[arg-type]
 
     def _app_failed(self, exc: BaseException | None) -> None:
         state = self.state
@@ -109,7 +117,7 @@ class RequestCycle:
         else:
             log.error("Exception in ASGI app (response %s): %s %s", state.value,
                       self.scope["method"], self.scope["path"], exc_info=exc)
-        self.state = ResponseState.COMPLETE
+        self._to(ResponseState.COMPLETE)
         if self.writer.headers_sent or self.disconnected:
             self.protocol.abort("application error after the response started")
         elif exc is not None and self.protocol.ctx.debug:
@@ -149,7 +157,7 @@ class RequestCycle:
     async def send(self, message: Message) -> None:
         """Validate one response message against the state and put it on the wire."""
         try:
-            handler = _TRANSITIONS.get((self.state, message["type"]))
+            handler = self._allowed.get(message["type"])
         except (KeyError, TypeError):
             raise ASGIMessageError(f"message {message!r} has no 'type'") from None
         if handler is None:
@@ -181,7 +189,7 @@ class RequestCycle:
             raise ASGIMessageError("http.response.start without a 'status'") from None
         except ResponseError as exc:
             raise ASGIMessageError(f"http.response.start: {exc}") from None
-        self.state = ResponseState.AWAIT_BODY
+        self._to(ResponseState.AWAIT_BODY)
 
     def _on_body(self, message: Message) -> None:
         body = message.get("body", b"")
@@ -203,9 +211,9 @@ class RequestCycle:
         if data:
             self.protocol.write(data)
         if more:
-            self.state = ResponseState.STREAMING
+            self._to(ResponseState.STREAMING)
         elif writer.awaiting_trailers:
-            self.state = ResponseState.AWAIT_TRAILERS
+            self._to(ResponseState.AWAIT_TRAILERS)
         else:
             self._complete()
 
@@ -244,7 +252,7 @@ class RequestCycle:
         self._complete()
 
     def _complete(self) -> None:
-        self.state = ResponseState.COMPLETE
+        self._to(ResponseState.COMPLETE)
         self.protocol.response_complete(self)
 
 
@@ -263,11 +271,17 @@ def _debug_page(exc: BaseException, scope: Message) -> tuple[bytes, bytes]:
 
 
 _Handler = Callable[[RequestCycle, Message], Awaitable[None] | None]
-_TRANSITIONS: Final[dict[tuple[ResponseState, str], _Handler]] = {
-    (ResponseState.AWAIT_START, "http.response.early_hint"): RequestCycle._on_early_hint,
-    (ResponseState.AWAIT_START, "http.response.start"): RequestCycle._on_start,
-    (ResponseState.AWAIT_BODY, "http.response.body"): RequestCycle._on_body,
-    (ResponseState.AWAIT_BODY, "http.response.pathsend"): RequestCycle._on_pathsend,
-    (ResponseState.STREAMING, "http.response.body"): RequestCycle._on_body,
-    (ResponseState.AWAIT_TRAILERS, "http.response.trailers"): RequestCycle._on_trailers,
+#: state -> {message type allowed in it: its handler}; the handler moves to the next state
+_TRANSITIONS: Final[dict[ResponseState, dict[str, _Handler]]] = {
+    ResponseState.AWAIT_START: {
+        "http.response.early_hint": RequestCycle._on_early_hint,
+        "http.response.start": RequestCycle._on_start,
+    },
+    ResponseState.AWAIT_BODY: {
+        "http.response.body": RequestCycle._on_body,
+        "http.response.pathsend": RequestCycle._on_pathsend,
+    },
+    ResponseState.STREAMING: {"http.response.body": RequestCycle._on_body},
+    ResponseState.AWAIT_TRAILERS: {"http.response.trailers": RequestCycle._on_trailers},
+    ResponseState.COMPLETE: {},
 }

@@ -140,6 +140,8 @@ class HTTPProtocol(asyncio.Protocol):
                     cycle.wake()
             elif type(event) is RequestHead:
                 self._start_cycle(event)
+                if reader.request_complete and not reader.buffered:
+                    return
             elif event is END_OF_BODY:
                 if cycle is not None:
                     cycle.body_complete = True
@@ -229,9 +231,11 @@ class HTTPProtocol(asyncio.Protocol):
         keep_alive = head.keep_alive and not ctx.draining and ctx.keepalive_timeout > 0
         writer = ResponseWriter(head.method, head.http_version, keep_alive, ctx.server_line)
         cycle = self.cycle = RequestCycle(self, scope, writer, head.expect_continue)
-        task = self.loop.create_task(cycle.run(ctx.app))
+        if not head.content_length and not head.chunked:
+            cycle.body_complete = True
+        # the cycle removes its own task from ctx.tasks when it ends (no done callback)
+        cycle.task = task = self.loop.create_task(cycle.run(ctx.app))
         ctx.tasks.add(task)
-        task.add_done_callback(ctx.tasks.discard)
 
     def _start_websocket(self, head: RequestHead) -> bool:
         """Hand the connection to the WebSocket layer; False if it is not available."""

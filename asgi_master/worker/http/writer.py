@@ -92,37 +92,54 @@ def simple_response(status: int, body: bytes = b"", *, close: bool = True,
     ))
 
 
+_SPECIAL: Final = frozenset(
+    {b"content-length", b"transfer-encoding", b"connection", b"date", b"server"})
+
+
+def _header_name(raw_name: object) -> bytes:
+    """Validate a header name the cache has not seen; its lowercase form."""
+    if type(raw_name) is not bytes:
+        raise ResponseError(f"header name {raw_name!r} must be bytes")
+    if _TOKEN.fullmatch(raw_name) is None:
+        raise ResponseError(f"header name {raw_name!r} is not a valid token")
+    name = raw_name.lower()
+    if len(_NAME_CACHE) >= _NAME_CACHE_MAX:
+        _NAME_CACHE.clear()
+    _NAME_CACHE[raw_name] = name
+    return name
+
+
 def _header_lines(headers: Iterable[Iterable[bytes]]) -> tuple[list[bytes], dict[bytes, bytes]]:
-    """Validate app headers; return their wire lines and the framing headers met on the way."""
-    lines: list[bytes] = []
+    """Validate app headers; return their wire form as a flat list of parts (name, ": ",
+    value, CRLF per header) and the framing headers met on the way."""
+    parts: list[bytes] = []
     special: dict[bytes, bytes] = {}
     cache = _NAME_CACHE
-    for pair in headers:
-        try:
+    try:
+        for pair in headers:
             raw_name, value = pair
-        except (TypeError, ValueError):
-            raise ResponseError(f"header {pair!r} is not a [name, value] pair") from None
-        if type(raw_name) is not bytes or type(value) is not bytes:
-            raise ResponseError(f"header {pair!r}: name and value must be bytes")
-        name = cache.get(raw_name)
-        if name is None:
-            if _TOKEN.fullmatch(raw_name) is None:
-                raise ResponseError(f"header name {raw_name!r} is not a valid token")
-            name = raw_name.lower()
-            if len(cache) >= _NAME_CACHE_MAX:
-                cache.clear()
-            cache[raw_name] = name
-        if _BAD_VALUE.search(value) is not None:
-            raise ResponseError(f"header {name!r} has a control character in its value")
-        if name in (b"content-length", b"transfer-encoding", b"connection", b"date", b"server"):
-            if name == b"connection":
-                special[name] = special.get(name, b"") + b"," + value
-                continue
-            if name in special and name != b"date" and name != b"server":
-                raise ResponseError(f"header {name!r} given twice")
-            special[name] = value
-        lines.append(b"%s: %s\r\n" % (name, value))
-    return lines, special
+            name = cache.get(raw_name) or _header_name(raw_name)
+            if type(value) is not bytes:
+                raise ResponseError(f"header {name!r}: value {value!r} must be bytes")
+            if name in _SPECIAL:
+                if name == b"connection":
+                    if _BAD_VALUE.search(value) is not None:
+                        raise ResponseError("header b'connection' has a control character")
+                    special[name] = special.get(name, b"") + b"," + value
+                    continue
+                if name in special and name != b"date" and name != b"server":
+                    raise ResponseError(f"header {name!r} given twice")
+                special[name] = value
+            parts += (name, b": ", value, b"\r\n")
+    except (TypeError, ValueError):
+        raise ResponseError(f"headers must be [name, value] pairs of bytes, got "
+                            f"{headers!r}"[:300]) from None
+    # one scan over all values (joined by a tab, which values may contain) instead of one each
+    if parts and _BAD_VALUE.search(b"\t".join(parts[2::4])) is not None:
+        bad = next(parts[i] for i in range(0, len(parts), 4)
+                   if _BAD_VALUE.search(parts[i + 2]) is not None)
+        raise ResponseError(f"header {bad!r} has a control character in its value")
+    return parts, special
 
 
 class ResponseWriter:
@@ -196,7 +213,10 @@ class ResponseWriter:
             self._framing = _Framing.NONE
             return b""
         if b"transfer-encoding" in special:
-            self._lines = [ln for ln in self._lines if not ln.startswith(b"content-length:")]
+            if b"content-length" in special:
+                parts = self._lines
+                at = next(i for i in range(0, len(parts), 4) if parts[i] == b"content-length")
+                del parts[at:at + 4]
             self._framing = _Framing.CHUNKED
             line = b""
         elif b"content-length" in special:
@@ -224,15 +244,14 @@ class ResponseWriter:
             connection = b"connection: keep-alive\r\n" if self._http10 else b""
         else:
             connection = b"connection: close\r\n"
-        return b"".join((
+        head = [
             status_line(self.status),
             b"" if b"date" in special else DATE.get(),
             b"" if b"server" in special else self._server_line,
-            *self._lines,
-            framing_line,
-            connection,
-            b"\r\n",
-        ))
+        ]
+        head += self._lines
+        head += (framing_line, connection, b"\r\n")
+        return b"".join(head)
 
     def body(self, data: bytes, more: bool) -> bytes:
         """The bytes that put this body part on the wire (the head first, the first time).
