@@ -14,8 +14,8 @@ import h11
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from asgi_master.worker.http.head import head_from_parts
-from asgi_master.worker.http.reader import END_OF_BODY, Body, Limits, ProtocolError, RequestReader
+from asgi_master.worker.http.head import ProtocolError, head_from_parts
+from asgi_master.worker.http.reader import END_OF_BODY, Body, Limits, RequestReader
 
 TOKEN_CHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -77,6 +77,9 @@ def outcome_of_reader(raw: bytes, fast_path: bool = True) -> tuple:
 
 def outcome_of_h11(raw: bytes) -> tuple:
     conn = h11.Connection(h11.SERVER)
+    # the reader skips empty lines before a request line (RFC 9112 2.2); so does the reference
+    while raw.startswith(b"\r\n"):
+        raw = raw[2:]
     conn.receive_data(raw)
     conn.receive_data(b"")
     try:
@@ -94,7 +97,8 @@ def outcome_of_h11(raw: bytes) -> tuple:
                 break
             else:
                 return ("incomplete",)
-    except h11.RemoteProtocolError:
+    except (h11.RemoteProtocolError, ProtocolError):
+        # ProtocolError: h11 accepted it but our stricter rules (head_from_parts) refuse it
         return ("error",)
     return ("ok", head, body)
 

@@ -158,12 +158,13 @@ def test_malformed_requests_are_rejected_by_h11(raw):
     assert reader.used_h11 == 1
 
 
-def test_transfer_encoding_other_than_chunked_is_refused():
+def test_transfer_encoding_other_than_chunked_is_refused_with_400():
+    # RFC 9112 6.1: chunked must be the final coding, else 400 and close (h11 itself says 501)
     reader = RequestReader(Limits())
     reader.feed(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n")
     with pytest.raises(ProtocolError) as err:
         reader.next_event()
-    assert err.value.status == 501
+    assert err.value.status == 400
 
 
 def test_http10_without_keep_alive_closes_and_with_it_stays():

@@ -24,6 +24,13 @@ _HEADER_LINE: Final = re.compile(
     rb"(" + _TOKEN + rb"):[ \t]*((?:[\x21-\x7e\x80-\xff](?:[ \t]*[\x21-\x7e\x80-\xff])*)?)[ \t]*"
 )
 _DIGITS: Final = re.compile(rb"[0-9]{1,18}")
+# RFC 9110 7.2 / RFC 3986 3.2.2: host [ ":" port ]; no userinfo, path or whitespace
+_HOST: Final = re.compile(
+    rb"(?:\[[0-9A-Fa-f:.]+\]|[-A-Za-z0-9._~%!$&'()*+,;=]*)(?::[0-9]*)?")
+# RFC 9110 5.5: field values hold no control characters but HTAB
+_CONTROL: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_ABSOLUTE: Final = re.compile(rb"[A-Za-z][A-Za-z0-9+.-]*://[\x21-\x7e]*")
+_AUTHORITY: Final = re.compile(rb"[-A-Za-z0-9._~%!$&'()*+,;=\[\]:]+:[0-9]+")
 
 # Header lines repeat across requests (User-Agent, Accept, Host...): a validated line is
 # remembered with its lowercased name, so a repeat costs one dict lookup.
@@ -71,20 +78,46 @@ def _connection_tokens(value: bytes) -> set[bytes]:
     return {t.strip().lower() for t in value.split(b",")}
 
 
+def _check_target(method: bytes, target: bytes) -> None:
+    """RFC 9112 3.2: origin-form for every method, absolute-form too, authority-form only for
+    CONNECT, asterisk-form only for OPTIONS."""
+    if target[:1] == b"/" or _ABSOLUTE.fullmatch(target):
+        return
+    if target == b"*" and method == b"OPTIONS":
+        return
+    if method == b"CONNECT" and _AUTHORITY.fullmatch(target):
+        return
+    raise ProtocolError(400, f"request target {target[:100]!r} is not valid for {method!r}")
+
+
 def head_from_parts(method: bytes, target: bytes, version: bytes,
                     headers: list[tuple[bytes, bytes]]) -> RequestHead:
-    """Build a ``RequestHead`` from already validated parts (the h11 path).
+    """Build a ``RequestHead`` from parts h11 accepted (the h11 path), stricter than h11 where
+    ambiguity helps request smuggling or confuses the app:
 
-    Stricter than h11 where request smuggling lives: Content-Length together with
-    Transfer-Encoding is refused (RFC 9112 6.1 allows it to be; proxies disagree on it).
+    - Content-Length together with Transfer-Encoding, and Transfer-Encoding in HTTP/1.0 (RFC
+      9112 6.1 lets a server refuse both; proxies disagree on them);
+    - control characters in values (RFC 9110 5.5), a Host that is not host[:port];
+    - request-target forms the method does not allow (RFC 9112 3.2);
+    - HTTP versions of another major (505); a higher 1.x minor is read as 1.1 (RFC 9110 2.5).
     """
+    if version[:2] != b"1.":
+        raise ProtocolError(505, f"HTTP version {version.decode('ascii', 'replace')} is not "
+                                 "supported")
+    if version not in (b"1.0", b"1.1"):
+        version = b"1.1"
+    _check_target(method, target)
     content_length: int | None = None
     chunked = expect_continue = False
     connection: set[bytes] = set()
     upgrade: bytes | None = None
     for name, value in headers:
+        if _CONTROL.search(value) is not None:
+            raise ProtocolError(400, f"control character in the value of {name!r}")
         if name == b"content-length":
             content_length = int(value)
+        elif name == b"host" and _HOST.fullmatch(value) is None:
+            raise ProtocolError(400, f"Host {value[:100]!r} is not host[:port]")
         elif name == b"transfer-encoding":
             chunked = True
         elif name == b"connection":
@@ -96,6 +129,8 @@ def head_from_parts(method: bytes, target: bytes, version: bytes,
     if chunked:
         if content_length is not None:
             raise ProtocolError(400, "both Content-Length and Transfer-Encoding")
+        if version == b"1.0":
+            raise ProtocolError(400, "Transfer-Encoding in an HTTP/1.0 request")
         content_length = None
     keep_alive = b"close" not in connection and (
         version == b"1.1" or b"keep-alive" in connection
@@ -131,6 +166,8 @@ def parse_fast(lines: list[bytes]) -> RequestHead | Fallback:
             if m is None:
                 return FALLBACK
             parsed = (m.group(1).lower(), m.group(2))
+            if parsed[0] == b"host" and _HOST.fullmatch(parsed[1]) is None:
+                return FALLBACK
             if len(cache) >= _LINE_CACHE_MAX:
                 cache.clear()
             cache[line] = parsed

@@ -29,6 +29,8 @@ __all__ = ["ProtocolError", "RequestReader"]
 # a header line that starts with whitespace continues the previous one (obs-fold, RFC 9112
 # 5.2): h11 unfolds it; we refuse it, as the RFC lets a server do, since proxies disagree on it
 _OBS_FOLD: Final = re.compile(rb"\n[ \t]")
+# a CR not followed by LF can never end a line: no point waiting for more of such a head
+_BARE_CR: Final = re.compile(rb"\r[^\n]")
 
 
 class Signal(enum.Enum):
@@ -166,8 +168,13 @@ class RequestReader:
     def _read_head(self) -> Event:
         buffer = self._buffer
         limits = self._limits
+        while buffer[:2] == b"\r\n":
+            # RFC 9112 2.2: empty lines before a request line are ignored
+            del buffer[:2]
         end = buffer.find(b"\r\n\r\n")
         if end < 0:
+            if b"\r" in buffer and _BARE_CR.search(buffer) is not None:
+                raise ProtocolError(400, "bare CR in the request head")
             line_end = buffer.find(b"\n")
             if line_end > limits.max_line + 1 or (line_end < 0 and len(buffer) > limits.max_line):
                 raise ProtocolError(414, "request line too long")
@@ -179,9 +186,6 @@ class RequestReader:
                     return NEED_DATA
             elif not buffer:
                 return CLOSED
-            return self._switch_to_h11()
-        if end == 0 or buffer.startswith(b"\r\n"):
-            # a stray CRLF before a request: h11 knows how tolerant to be
             return self._switch_to_h11()
         lines = bytes(buffer[:end]).split(b"\r\n")
         # a head shorter than every per-line limit cannot break one: skip the line scan
@@ -244,7 +248,10 @@ class RequestReader:
         try:
             event = conn.next_event()
         except h11.RemoteProtocolError as exc:
-            raise ProtocolError(exc.error_status_hint, str(exc)) from None
+            # h11 says 501 for a Transfer-Encoding it does not implement; RFC 9112 6.1 wants a
+            # 400 when chunked is not the final coding, which covers every case h11 refuses
+            status = 400 if exc.error_status_hint == 501 else exc.error_status_hint
+            raise ProtocolError(status, str(exc)) from None
         if event is h11.NEED_DATA:
             return NEED_DATA
         if isinstance(event, h11.Request):
