@@ -127,14 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             flags = [s.short, s.flag] if s.short else [s.flag]
             dest = "setting_" + s.name
+            help_text = s.help.replace("%", "%%")  # argparse %-formats help texts
             if isinstance(s.type, Bool):
                 group.add_argument(*flags, dest=dest, action=argparse.BooleanOptionalAction,
-                                   help=s.help)
+                                   help=help_text)
             elif s.repeatable:
                 group.add_argument(*flags, dest=dest, action="append", metavar=s.type.metavar,
-                                   help=s.help)
+                                   help=help_text)
             else:
-                group.add_argument(*flags, dest=dest, metavar=s.type.metavar, help=s.help)
+                group.add_argument(*flags, dest=dest, metavar=s.type.metavar, help=help_text)
     return parser
 
 
@@ -164,6 +165,8 @@ def resolve(layers: Sequence[Mapping[str, tuple[Any, str]]], config_file: str | 
     config = Config(**values, config_file=config_file, sources=sources)
     if config.app is None:
         raise ConfigError("no application given: pass MODULE:APP or set `app` in the config file")
+    from .checks import check  # here: checks imports ConfigError from this module
+    check(config)
     return config
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .types import (
+    AccessLogTemplate,
     Account,
     AppPath,
     Bind,
@@ -24,8 +25,11 @@ from .types import (
     Int,
     ListOf,
     OptionalFileMode,
+    ProxyAddress,
     Seconds,
+    Secret,
     Str,
+    TLSVersion,
 )
 
 ENV_PREFIX = "ASGI_MASTER_"
@@ -86,7 +90,7 @@ class Config:
         "The ASGI `root_path` of every request: the path prefix under which a proxy mounts the "
         "application.")
     # -- sockets
-    bind: list[BindSpec] = setting(
+    bind: list[BindSpec] = setting(  # noqa: RUF009 (setting() copies the list)
         ListOf(Bind()), [BindSpec("tcp", host="127.0.0.1", port=8000)], "sockets",
         "Addresses to listen on; repeat the flag (or give a TOML list) for several. "
         "`host:port`, `[ipv6]:port`, `unix:/path/to.sock`, or `fd://N` for an inherited "
@@ -132,6 +136,84 @@ class Config:
         "How long an idle keep-alive connection is kept open waiting for the next request. "
         "`0` turns keep-alive off. A new connection that sends nothing is closed after this "
         "long too.")
+    # -- websocket
+    websocket_max_message_size: int = setting(
+        ByteSize(), 16 * 1024**2, "websocket",
+        "Largest WebSocket message accepted, in bytes after decompression (`0`: no limit). A "
+        "larger one closes the connection with code 1009 (message too big).")
+    websocket_ping_interval: float = setting(
+        Seconds(0), 20.0, "websocket",
+        "Send a ping on every open WebSocket this often (`0`: never). Keeps proxies from "
+        "closing quiet connections and finds peers that are gone.")
+    websocket_ping_timeout: float = setting(
+        Seconds(0), 20.0, "websocket",
+        "Close a WebSocket (code 1011) whose peer has not answered a ping within this long "
+        "(`0`: never).")
+    websocket_per_message_deflate: bool = setting(
+        Bool(), True, "websocket",
+        "Compress WebSocket messages (permessage-deflate) when the client offers it. Costs CPU "
+        "and about 64 KiB of memory per connection; saves bandwidth on text.")
+    websocket_drain_timeout: float = setting(
+        Seconds(0), 5.0, "websocket",
+        "When a worker drains, its WebSockets get a close frame at once (1012 on a reload, "
+        "1001 on shutdown); this is how long a client has to answer it before the connection "
+        "is cut. The app sees `websocket.disconnect` with that code either way.")
+    proxy_headers: bool = setting(
+        Bool(), True, "http",
+        "Believe the proxy headers `X-Forwarded-For`, `X-Forwarded-Proto`, `X-Forwarded-Host` "
+        "and `Forwarded` (RFC 7239) for the client address, scheme and host, when the "
+        "connection comes from a peer in `forwarded_allow_ips`.")
+    forwarded_allow_ips: list[str] = setting(  # noqa: RUF009 (setting() copies the list)
+        ListOf(ProxyAddress()), ["127.0.0.1"], "http",
+        "Peers trusted to send proxy headers: IP addresses, CIDR networks (`10.0.0.0/8`), or "
+        "`*` for any peer (only safe when nothing but the proxy can reach the server). A UNIX "
+        "socket peer is always trusted. Anyone can send these headers, so from any other peer "
+        "they are ignored. Behind a chain of proxies, list them all: the client is the first "
+        "address from the right of the chain that is not a trusted proxy. `Forwarded` wins "
+        "over `X-Forwarded-*` when a request has both, so the proxy should set (or strip) the "
+        "one it uses.")
+    # -- logging (access-log format)
+    access_log_format: str = setting(
+        AccessLogTemplate(), '%(h)s - "%(r)s" %(s)s %(b)s %(M)sms', "logging",
+        "Template of an access-log line, in gunicorn's atoms: `%(h)s` client address, `%(l)s` "
+        "`-`, `%(u)s` user (basic auth), `%(t)s` date, `%(r)s` request line, `%(m)s` method, "
+        "`%(U)s` path, `%(q)s` query, `%(H)s` protocol, `%(s)s` status, `%(B)s` body bytes "
+        "(`%(b)s`: `-` for none), `%(f)s` referer, `%(a)s` user agent, `%(T)s` seconds, "
+        "`%(D)s` microseconds, `%(M)s` milliseconds, `%(L)s` decimal seconds, `%(p)s` pid, "
+        "`%({name}i)s` a request header; `%%` is a percent sign.")
+    log_format: str = setting(
+        Choice("text", "json"), "text", "logging",
+        "Access-log lines as `text` (`access_log_format`) or `json`: one object per line with "
+        "the keys time, client, method, path, query, protocol, status, bytes, duration_ms, "
+        "referer, user_agent.")
+    # -- tls
+    certfile: str | None = setting(
+        Str(optional=True, metavar="FILE"), None, "tls",
+        "PEM certificate (with its chain after it) to serve HTTPS with; TLS is on when this is "
+        "set. The private key may be in the same file or in `keyfile`.")
+    keyfile: str | None = setting(
+        Str(optional=True, metavar="FILE"), None, "tls",
+        "PEM private key of `certfile`, when it is not in the certificate file.")
+    keyfile_password: str | None = setting(
+        Secret(metavar="PASSWORD"), None, "tls",
+        "Password of an encrypted private key. Prefer the environment variable to a flag "
+        "(visible in `ps`) or the file; `--check-config` never prints it.")
+    ca_certs: str | None = setting(
+        Str(optional=True, metavar="FILE"), None, "tls",
+        "PEM file of the CA certificates that client certificates are verified against "
+        "(see `cert_reqs`).")
+    cert_reqs: str = setting(
+        Choice("none", "optional", "required"), "none", "tls",
+        "Client certificates: `none` (not asked for), `optional` (asked for, and verified "
+        "against `ca_certs` when sent), `required` (a client without a valid one is refused "
+        "in the handshake). The app sees them in the `tls` scope extension.")
+    ciphers: str | None = setting(
+        Str(optional=True, metavar="CIPHERS"), None, "tls",
+        "OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are not affected); unset: Python's "
+        "defaults.")
+    tls_min_version: str = setting(
+        TLSVersion(), "1.2", "tls",
+        "Oldest TLS version accepted: `1.2` or `1.3`.")
     request_header_timeout: float = setting(
         Seconds(1), 10.0, "http",
         "How long a client may take to send a complete request head, counted from its first "

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config import Config
+from .http.accesslog import AccessLogFormat
+from .http.proxy import ProxyTrust
 from .http.reader import Limits
 from .http.writer import SERVER_LINE
+from .tls import build_ssl_context
 
 if TYPE_CHECKING:
     from .http.cycle import ASGIApp
@@ -28,6 +32,17 @@ class Connection(Protocol):
         """Close at once."""
 
 
+@dataclass(frozen=True, slots=True)
+class WebSocketSettings:
+    """The ``websocket_*`` settings as the WebSocket layer reads them (0 disables a limit)."""
+
+    max_message_size: int = 16 * 1024 * 1024
+    ping_interval: float = 20.0
+    ping_timeout: float = 20.0
+    per_message_deflate: bool = True
+    drain_timeout: float = 5.0
+
+
 @dataclass(slots=True, eq=False)
 class ServerContext:
     """Shared state of one worker's server; connections read it on every request."""
@@ -38,6 +53,7 @@ class ServerContext:
     keepalive_timeout: float = 5.0
     access_log: bool = True
     limits: Limits = field(default_factory=Limits)
+    websocket: WebSocketSettings = field(default_factory=WebSocketSettings)
     #: the lifespan ``state``; each request scope gets a shallow copy
     state: dict[str, Any] = field(default_factory=dict)
     #: every open connection, HTTP or WebSocket (see ``Connection``)
@@ -61,6 +77,12 @@ class ServerContext:
     server_line: bytes = SERVER_LINE
     #: ``scope["extensions"]`` of HTTP requests
     extensions: dict[str, Any] = field(default_factory=dict)
+    #: proxy headers are applied from trusted peers (None: ``proxy_headers = false``)
+    proxy: ProxyTrust | None = None
+    #: the access-log line's format (None: the built-in line)
+    access_format: AccessLogFormat | None = None
+    #: TLS on the listening sockets (None: plain TCP)
+    ssl: ssl.SSLContext | None = None
 
     @classmethod
     def from_config(cls, config: Config, app: ASGIApp, loop: asyncio.AbstractEventLoop,
@@ -81,6 +103,16 @@ class ServerContext:
             debug=config.debug,
             server_line=SERVER_LINE if config.server_header else b"",
             extensions=dict(HTTP_EXTENSIONS),
+            websocket=WebSocketSettings(
+                max_message_size=config.websocket_max_message_size,
+                ping_interval=config.websocket_ping_interval,
+                ping_timeout=config.websocket_ping_timeout,
+                per_message_deflate=config.websocket_per_message_deflate,
+                drain_timeout=config.websocket_drain_timeout),
+            proxy=ProxyTrust(config.forwarded_allow_ips) if config.proxy_headers else None,
+            access_format=AccessLogFormat(config.access_log_format,
+                                          json=config.log_format == "json"),
+            ssl=build_ssl_context(config),
         )
 
     def count_request(self) -> None:

@@ -60,11 +60,13 @@ class Lifespan:
         """Send one event and wait for its reply or for the app's lifespan task to end."""
         task = self._task
         assert task is not None
-        self._reply = asyncio.get_running_loop().create_future()
+        reply: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._reply = reply
         self._inbox.put_nowait({"type": message_type})
-        await asyncio.wait({task, self._reply}, return_when=asyncio.FIRST_COMPLETED)
-        if self._reply.done():
-            return self._reply.result()
+        waiting: set[asyncio.Future[Any]] = {task, reply}
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if reply.done():
+            return reply.result()
         # the app's lifespan returned or raised without answering
         exc = task.exception() if not task.cancelled() else None
         # an app that never asked for the startup event does not speak lifespan; one that took

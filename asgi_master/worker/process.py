@@ -114,7 +114,8 @@ class Worker:
             self.channel.send(Kind.BOOTFAIL, f"lifespan {exc}")
             return EXIT_BOOT_FAILED
         servers = [
-            await self.loop.create_server(self._protocol, sock=sock, backlog=self.config.backlog)
+            await self.loop.create_server(self._protocol, sock=sock, backlog=self.config.backlog,
+                                          ssl=self.ctx.ssl)
             for sock in self.listeners
         ]
         loop = self.loop

@@ -43,7 +43,9 @@ async def app(scope, receive, send):
         return None
     if path == "/scope":
         keys = {k: scope[k] for k in ("path", "raw_path", "query_string", "root_path",
-                                      "http_version", "method", "scheme")}
+                                      "http_version", "method", "scheme", "client", "server")}
+        tls = scope.get("extensions", {}).get("tls")
+        keys["tls_version"] = tls and tls.get("tls_version")
         return await _text(send, 200, repr(keys).encode())
     return await _text(send, 200, b"pid=%d" % os.getpid())
 

@@ -87,7 +87,12 @@ class Link:
                 client.receive_data(bytes(self.transport.data))
                 if self.transport.closed:
                     client.receive_data(b"")
-            event = client.next_event()
+            try:
+                event = client.next_event()
+            except h11.RemoteProtocolError:
+                if index == 0:
+                    raise
+                break  # the server closed after the responses it owed
             if not isinstance(event, h11.Response):
                 break
             body = b""

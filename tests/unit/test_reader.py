@@ -204,3 +204,21 @@ def test_bytes_after_an_upgrade_request_are_handed_back():
     assert head.upgrade == b"websocket"
     assert reader.next_event() is END_OF_BODY
     assert reader.take_trailing() == b"\x81\x85frame"
+
+
+def test_long_header_line_is_refused_before_the_head_ends():
+    reader = RequestReader(Limits(max_field_size=100))
+    reader.feed(b"GET / HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 200)
+    with pytest.raises(ProtocolError) as err:
+        reader.next_event()
+    assert err.value.status == 431
+
+
+def test_head_arriving_byte_by_byte_is_parsed_once_complete():
+    raw = b"GET /p HTTP/1.1\r\nHost: x\r\n" + b"X-A: 1\r\n" * 50 + b"\r\n"
+    reader = RequestReader(Limits())
+    for byte in raw[:-1]:
+        reader.feed(bytes([byte]))
+        assert reader.next_event() is NEED_DATA
+    reader.feed(raw[-1:])
+    assert reader.next_event().target == b"/p"

@@ -260,3 +260,19 @@ def test_response_before_the_body_is_read_closes_the_connection():
         assert dict(response.headers)[b"connection"] == b"close"
         assert link.transport.closed
     run(main())
+
+
+def test_half_close_after_a_request_closes_once_the_response_is_sent():
+    async def slow(scope, receive, send):
+        await asyncio.sleep(0.01)
+        await hello(scope, receive, send)
+
+    async def main():
+        link = Link(slow)
+        link.send(GET)
+        link.protocol.eof_received()
+        await link.settle()
+        [(response, body)] = link.responses()
+        assert response.status_code == 200
+        assert link.transport.closed
+    run(main())

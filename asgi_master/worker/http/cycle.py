@@ -18,14 +18,15 @@ import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any, Final
 
-from .writer import ResponseError, ResponseWriter, simple_response
+from .writer import ResponseError, ResponseWriter
 
 if TYPE_CHECKING:
     from .protocol import HTTPProtocol
 
 Message = MutableMapping[str, Any]
-ASGIApp = Callable[[Message, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
-                   Awaitable[None]]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Message, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("asgi_master.error")
 
@@ -105,7 +106,8 @@ class RequestCycle:
             if self.state is not ResponseState.COMPLETE:
                 self._app_failed(None)
         finally:
-            self.protocol.ctx.tasks.discard(self.task)  # type: ignore[arg-type]
+            if self.task is not None:
+                self.protocol.ctx.tasks.discard(self.task)
 
     def _app_failed(self, exc: BaseException | None) -> None:
         state = self.state

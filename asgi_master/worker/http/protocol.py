@@ -17,6 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import unquote
 
+from ..tls import tls_scope_extension
 from .cycle import ASGIMessageError, ClientDisconnected, RequestCycle
 from .head import RequestHead
 from .reader import CLOSED, END_OF_BODY, NEED_DATA, PAUSED, Body, ProtocolError, RequestReader
@@ -34,7 +35,7 @@ READ_HIGH_WATER: Final = 64 * 1024
 DRAIN_IDLE_GRACE: Final = 0.5
 WRITE_HIGH_WATER: Final = 64 * 1024
 _ASGI: Final = {"version": "3.0", "spec_version": "2.4"}
-HTTP_EXTENSIONS: Final = {
+HTTP_EXTENSIONS: Final[dict[str, dict[str, Any]]] = {
     "http.response.trailers": {},
     "http.response.pathsend": {},
     "http.response.early_hint": {},
@@ -75,6 +76,8 @@ class HTTPProtocol(asyncio.Protocol):
         self._client: tuple[str, int] | None = None
         self._server: tuple[str, int | None] | None = None
         self._scheme = "http"
+        #: ``scope["extensions"]``: the worker's, plus ``tls`` on a TLS connection
+        self._extensions = ctx.extensions
 
     # -- asyncio.Protocol -----------------------------------------------------------------
 
@@ -90,6 +93,10 @@ class HTTPProtocol(asyncio.Protocol):
             self._server = (str(sock.getsockname()), None)
         else:
             self._server = server
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is not None:
+            self._scheme = "https"
+            self._extensions = {**self.ctx.extensions, "tls": tls_scope_extension(ssl_object)}
         self.ctx.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -199,7 +206,7 @@ class HTTPProtocol(asyncio.Protocol):
         if "%" in path:
             path = unquote(path)
         root_path = ctx.root_path
-        return {
+        scope = {
             "type": "http",
             "asgi": _ASGI,
             "http_version": head.http_version,
@@ -213,12 +220,15 @@ class HTTPProtocol(asyncio.Protocol):
             "headers": head.headers,
             "state": ctx.state.copy(),
         }
+        if ctx.proxy is not None:
+            ctx.proxy.apply(scope)
+        return scope
 
     def _start_cycle(self, head: RequestHead) -> None:
         ctx = self.ctx
-        if head.upgrade is not None and head.upgrade.lower() == b"websocket":
-            if self._start_websocket(head):
-                return
+        if (head.upgrade is not None and head.upgrade.lower() == b"websocket"
+                and self._start_websocket(head)):
+            return
         self.head_since = 0.0
         limit = ctx.limit_concurrency
         if limit and (len(ctx.tasks) >= limit or len(ctx.connections) > limit):
@@ -227,7 +237,7 @@ class HTTPProtocol(asyncio.Protocol):
             return
         scope = self.base_scope(head)
         scope["method"] = head.method
-        scope["extensions"] = ctx.extensions
+        scope["extensions"] = self._extensions
         keep_alive = head.keep_alive and not ctx.draining and ctx.keepalive_timeout > 0
         writer = ResponseWriter(head.method, head.http_version, keep_alive, ctx.server_line)
         cycle = self.cycle = RequestCycle(self, scope, writer, head.expect_continue)
@@ -266,16 +276,24 @@ class HTTPProtocol(asyncio.Protocol):
             self._log_access(cycle)
         self.cycle = None
         if cycle.writer.keep_alive and self.reader.request_complete and not ctx.draining:
-            self.reader.next_cycle()
+            reader = self.reader
+            reader.next_cycle()
             self.idle_since = self.loop.time()
             self._resume_reading()
-            if self.reader.buffered:
+            # a pipelined request may be waiting, or the client half-closed meanwhile
+            if reader.buffered or reader.eof:
                 self._pump()
         else:
             self.close()
 
     def _log_access(self, cycle: RequestCycle) -> None:
         scope = cycle.scope
+        access_format = self.ctx.access_format
+        if access_format is not None:
+            writer = cycle.writer
+            access_log.info("%s", access_format.render(
+                scope, writer.status, writer.body_bytes, time.monotonic() - cycle.start_time))
+            return
         client = scope["client"]
         query = scope["query_string"]
         access_log.info(

@@ -100,11 +100,13 @@ class RequestReader:
     """Parses the requests of one connection from the bytes it is fed."""
 
     __slots__ = ("_body_seen", "_buffer", "_eof", "_fast", "_h11", "_limits", "_remaining",
-                 "_short_head", "_state", "used_h11")
+                 "_scanned", "_short_head", "_state", "used_h11")
 
     def __init__(self, limits: Limits, *, fast_path: bool = True) -> None:
         self._limits = limits
         self._short_head = min(limits.max_line, limits.max_field_size)
+        #: how much of an incomplete head has been searched for its end already
+        self._scanned = 0
         #: False sends every request through h11 (the reference the fast path is tested against)
         self._fast = fast_path
         self._buffer = bytearray()
@@ -122,6 +124,11 @@ class RequestReader:
         if self._h11 is not None:
             return len(self._h11.trailing_data[0])
         return len(self._buffer)
+
+    @property
+    def eof(self) -> bool:
+        """The client has closed its sending side."""
+        return self._eof
 
     @property
     def request_complete(self) -> bool:
@@ -171,15 +178,21 @@ class RequestReader:
         while buffer[:2] == b"\r\n":
             # RFC 9112 2.2: empty lines before a request line are ignored
             del buffer[:2]
-        end = buffer.find(b"\r\n\r\n")
+        # resume the search where the last one stopped: a head arriving in many small pieces
+        # must not be rescanned from its start each time
+        end = buffer.find(b"\r\n\r\n", max(0, self._scanned - 3))
         if end < 0:
-            if b"\r" in buffer and _BARE_CR.search(buffer) is not None:
+            size = len(buffer)
+            if b"\r" in buffer and _BARE_CR.search(buffer, max(0, self._scanned - 1)):
                 raise ProtocolError(400, "bare CR in the request head")
             line_end = buffer.find(b"\n")
-            if line_end > limits.max_line + 1 or (line_end < 0 and len(buffer) > limits.max_line):
+            if line_end > limits.max_line + 1 or (line_end < 0 and size > limits.max_line):
                 raise ProtocolError(414, "request line too long")
-            if len(buffer) > limits.max_head_size:
+            if line_end >= 0 and size - buffer.rfind(b"\n") > limits.max_field_size + 2:
+                raise ProtocolError(431, "header field too long")
+            if size > limits.max_head_size:
                 raise ProtocolError(431, "request head too large")
+            self._scanned = size
             if not self._eof:
                 # bare-LF heads never contain CRLFCRLF: let h11 judge them once it is clear
                 if b"\n\n" not in buffer:
@@ -187,6 +200,7 @@ class RequestReader:
             elif not buffer:
                 return CLOSED
             return self._switch_to_h11()
+        self._scanned = 0
         lines = bytes(buffer[:end]).split(b"\r\n")
         # a head shorter than every per-line limit cannot break one: skip the line scan
         if end > self._short_head or len(lines) > limits.max_fields:
@@ -226,6 +240,7 @@ class RequestReader:
 
     def _switch_to_h11(self) -> Event:
         buffer = self._buffer
+        self._scanned = 0
         end = buffer.find(b"\r\n\r\n")
         if end < 0:
             end = buffer.find(b"\n\n")
@@ -267,9 +282,8 @@ class RequestReader:
         if isinstance(event, h11.EndOfMessage):
             self._leave_h11()
             return END_OF_BODY
-        if isinstance(event, h11.ConnectionClosed):
-            if conn.their_state is h11.CLOSED and self._state is _State.H11:
-                return CLOSED
+        if isinstance(event, h11.ConnectionClosed) and conn.their_state is h11.CLOSED:
+            return CLOSED
         raise ProtocolError(400, f"unexpected {type(event).__name__} from client")
 
     def _leave_h11(self) -> None:

@@ -1,0 +1,133 @@
+"""A representative part of the request corpus sent over real sockets to a real server: the
+status line must be the recorded one, and a refused request must end with the server closing
+the connection (after broken framing nothing on it can be trusted)."""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Server, free_port
+from tests.unit.test_fixture_corpus import load_case
+
+pytestmark = pytest.mark.timeout(60)
+
+STATUS_LINE = re.compile(rb"HTTP/1\.[01] (\d\d\d) [^\r\n]*")
+
+VALID = [
+    "get_root", "get_percent_encoded_path", "head_root", "options_asterisk", "post_form",
+    "put_with_body", "post_binary_body", "absolute_form_http", "many_headers",
+    "chunked_many_chunks", "chunked_with_trailers", "chunked_extension", "http10_get_without_host",
+    "http10_keep_alive", "pipelined_two_gets", "pipelined_post_then_get",
+    "pipelined_chunked_then_get", "pipelined_body_that_looks_like_a_request",
+    "expect_100_continue", "leading_crlf_before_request_line",
+]
+INVALID = [
+    "missing_host_http11", "duplicate_host", "content_length_negative",
+    "content_length_conflicting_headers", "content_length_and_transfer_encoding",
+    "transfer_encoding_gzip_then_chunked", "whitespace_before_colon", "obs_fold_continuation",
+    "nul_in_header_value", "chunk_size_hex_garbage", "chunk_missing_crlf_after_data",
+    "method_with_parenthesis", "target_with_space", "http09_request", "header_line_too_long",
+    "too_many_headers", "request_line_too_long", "content_length_not_a_number",
+    "pipelined_second_request_invalid", "transfer_encoding_gzip_only", "version_http2",
+    "host_with_space", "header_value_escape_char", "bare_cr_line_endings",
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for the module (cleaned up by PID like ``start_server``'s)."""
+    port = free_port()
+    srv = Server(["tests.apps.basic:app", "--bind", f"127.0.0.1:{port}"],
+                 Path(tmp_path_factory.mktemp("corpus")), port=port)
+    try:
+        srv.wait_ready()
+        yield srv
+    finally:
+        srv.cleanup()
+
+
+def statuses(data: bytes, methods: list[str]) -> list[int]:
+    """The final statuses of the complete responses in ``data``, in order (1xx interim
+    responses are skipped); ``methods`` says which requests were HEAD (no body follows)."""
+    found: list[int] = []
+    pos = 0
+    while pos < len(data):
+        end = data.find(b"\r\n\r\n", pos)
+        if end < 0:
+            break  # the rest of this head has not arrived
+        match = STATUS_LINE.match(data, pos)
+        assert match is not None, f"not a response at {pos}: {data[pos:pos + 80]!r}"
+        status = int(match.group(1))
+        head = data[pos:end].lower()
+        pos = end + 4
+        if status < 200:
+            continue
+        method = methods[len(found)] if len(found) < len(methods) else "GET"
+        if method != "HEAD" and status not in (204, 304):
+            length = re.search(rb"\r\ncontent-length: *(\d+)", head)
+            if length is not None:
+                pos += int(length.group(1))
+            elif b"\r\ntransfer-encoding: chunked" in head:
+                last = data.find(b"\r\n0\r\n\r\n", pos - 2)
+                pos = last + 7 if last >= 0 else len(data) + 1
+            else:
+                pos = len(data)  # close-delimited: the rest is this body
+            if pos > len(data):
+                break  # the rest of this body has not arrived
+        found.append(status)
+    return found
+
+
+def exchange(server: Server, raw: bytes, *, half_close: bool = False,
+             responses: int | None = None, methods: list[str] | None = None
+             ) -> tuple[bytes, bool]:
+    """Send ``raw`` (then half-close if asked); what the server sent until it closed, or until
+    ``responses`` complete responses arrived; and whether it closed within the timeout."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(raw)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+        received = bytearray()
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+                if responses is not None and len(
+                        statuses(bytes(received), methods or [])) >= responses:
+                    return bytes(received), False
+        except TimeoutError:
+            return bytes(received), False
+        except ConnectionResetError:
+            # the server closed with unread request bytes in its buffer: still a close
+            pass
+        return bytes(received), True
+
+
+@pytest.mark.parametrize("name", VALID)
+def test_valid_request_gets_200_for_each_request(server: Server, name: str) -> None:
+    raw, expected = load_case(name)
+    assert "status" not in expected and "pending" not in expected
+    requests = expected.get("requests", [expected])
+    methods = [r["method"] for r in requests]
+    data, _ = exchange(server, raw, responses=len(requests), methods=methods)
+    assert statuses(data, methods) == [200] * len(requests), data[:300]
+
+
+@pytest.mark.parametrize("name", INVALID)
+def test_invalid_request_gets_its_status_and_the_connection_closes(server: Server,
+                                                                    name: str) -> None:
+    raw, expected = load_case(name)
+    assert "status" in expected and "pending" not in expected and "limits" not in expected
+    data, closed = exchange(server, raw, half_close=expected.get("at_eof", False))
+    before = expected.get("requests", [])
+    assert statuses(data, [r["method"] for r in before]) == [
+        *([200] * len(before)), expected["status"]], data[:300]
+    assert closed, "the server kept the connection open after refusing a request"
+
+
+def test_subset_is_representative() -> None:
+    assert len(VALID) + len(INVALID) >= 30
