@@ -34,7 +34,8 @@ def raw_exchange(port: int, data: bytes, timeout: float = 20.0) -> bytes:
 
 @pytest.fixture
 def server(start_server):
-    srv = start_server(APP, "--request-header-timeout", "2", "--keepalive-timeout", "2",
+    srv = start_server(APP, "--workers", "1",
+                       "--request-header-timeout", "2", "--keepalive-timeout", "2",
                        "--limit-request-body", "1MiB", "--limit-request-line", "1024",
                        "--limit-request-fields", "20", "--limit-request-field-size", "512")
     srv.wait_ready()
@@ -102,26 +103,30 @@ def test_too_many_or_too_long_headers_get_431(server):
 
 
 def test_limit_concurrency_answers_503_with_retry_after(start_server):
-    server = start_server(APP, "--limit-concurrency", "1")
+    server = start_server(APP, "--workers", "1",
+                          "--limit-concurrency", "1", "--graceful-timeout", "1")
     server.wait_ready()
-    busy = threading.Thread(target=lambda: httpx.get(server.url("/sleep?3"), timeout=20))
-    busy.start()
+    holder = socket.create_connection(("127.0.0.1", server.port), timeout=30)
     try:
+        # one request in flight for 5 s: the 503 probe has the whole 5 s to see it
+        holder.sendall(b"GET /sleep?5 HTTP/1.1\r\nHost: x\r\n\r\n")
+
         def rejected() -> httpx.Response | None:
             response = httpx.get(server.url("/"), timeout=10)
             return response if response.status_code == 503 else None
-        response = wait_for(rejected, timeout=10, what="a 503")
+        response = wait_for(rejected, timeout=20, what="a 503")
         assert response.headers["retry-after"] == "1"
     finally:
-        busy.join(timeout=30)
-    assert httpx.get(server.url("/"), timeout=10).status_code == 200
+        holder.close()
+    wait_for(lambda: httpx.get(server.url("/"), timeout=10).status_code == 200, timeout=30,
+             what="capacity back once the busy request ended")
 
 
 def test_pathsend_sends_the_file_exactly(start_server, tmp_path):
     data = os.urandom(3 * 1024 * 1024 + 17)
     path = tmp_path / "blob.bin"
     path.write_bytes(data)
-    server = start_server(APP)
+    server = start_server(APP, "--workers", "1")
     server.wait_ready()
     response = httpx.get(server.url(f"/file?{path}"), timeout=30)
     assert response.status_code == 200
@@ -132,14 +137,14 @@ def test_pathsend_sends_the_file_exactly(start_server, tmp_path):
 
 
 def test_pathsend_to_a_missing_file_is_a_clean_500(start_server):
-    server = start_server(APP)
+    server = start_server(APP, "--workers", "1")
     server.wait_ready()
     assert httpx.get(server.url("/file?/nonexistent/file"), timeout=10).status_code == 500
     assert "cannot open /nonexistent/file" in server.log
 
 
 def test_large_upload_to_a_slow_reader_keeps_worker_memory_bounded(start_server):
-    server = start_server(APP, "--limit-request-body", "0")
+    server = start_server(APP, "--workers", "1", "--limit-request-body", "0")
     server.wait_ready()
     rss_before = int(httpx.get(server.url("/rss")).text)
     size = 200 * 1024 * 1024
