@@ -2,32 +2,52 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from .config import ConfigError, describe, load
+from .config import Config, ConfigError, describe, load
 from .logs import configure as configure_logs
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the server (or check the config); returns the exit status."""
     argv = sys.argv[1:] if argv is None else argv
+    from .supervisor.upgrade import Launch, take_takeover
+
+    # a master started by SIGUSR2: its hand-over variables are not settings
+    takeover = take_takeover(os.environ)
     try:
         invocation = load(argv)
     except ConfigError as exc:
         print(f"asgi-master: error: {exc}", file=sys.stderr)
         return 2
     config = invocation.config
-    configure_logs(config.log_level, config.access_log)
+    configure_logs(config.log_level, config.access_log,
+                   access_json=config.log_format == "json")
     if invocation.check_config:
         return _check(invocation.config)
     from . import supervisor
 
-    return supervisor.run(config, lambda: load(argv).config)
+    launch = Launch(argv=tuple(argv), cwd=os.getcwd())
+    return supervisor.run(config, _reloader(argv, launch.cwd), launch=launch,
+                          takeover=takeover)
+
+
+def _reloader(argv: Sequence[str], start_dir: str) -> Callable[[], Config]:
+    """SIGHUP's config loader: reads the config as at start, from the directory the server
+    was started in (``chdir`` may have moved the process since)."""
+    def reload() -> Config:
+        here = os.getcwd()
+        os.chdir(start_dir)
+        try:
+            return load(argv).config
+        finally:
+            os.chdir(here)
+    return reload
 
 
 def _check(config: object) -> int:
-    from .config import Config
     from .worker.app import AppLoadError, load_app
 
     assert isinstance(config, Config)

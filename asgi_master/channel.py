@@ -8,6 +8,7 @@ stops reading will also stop hearing heartbeats, which is the failure it must no
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 
@@ -36,10 +37,8 @@ class ChannelWriter:
 
     def send(self, kind: Kind, detail: str = "") -> None:
         line = f"{kind.value} {detail}".rstrip().replace("\n", " ")[:500] + "\n"
-        try:
+        with contextlib.suppress(BlockingIOError, BrokenPipeError):
             os.write(self.fd, line.encode("ascii", "replace"))
-        except (BlockingIOError, BrokenPipeError):
-            pass
 
 
 class ChannelReader:

@@ -130,6 +130,24 @@ class Config:
         Int(0), 0, "workers",
         "Add a random 0..N to each worker's `max_requests`, so workers do not all recycle at "
         "once.")
+    max_worker_lifetime: float = setting(
+        Seconds(0), 0.0, "workers",
+        "Recycle a worker once it has run this many seconds (0: never), the same way as "
+        "`max_requests`: its replacement is ready before it drains; one worker at a time.")
+    max_worker_lifetime_jitter: float = setting(
+        Seconds(0), 0.0, "workers",
+        "Add a random 0..N seconds to each worker's `max_worker_lifetime`, so workers started "
+        "together do not all recycle together.")
+    max_worker_memory: int = setting(
+        ByteSize(), 0, "workers",
+        "Recycle a worker whose memory exceeds this many bytes (0: never), e.g. `\"512MiB\"` "
+        "(K/M/G are powers of 1000, KiB/MiB/GiB of 1024). The master measures every worker "
+        "every few seconds (see `max_worker_memory_kind`); one worker recycles at a time.")
+    max_worker_memory_kind: str = setting(
+        Choice("rss", "uss"), "rss", "workers",
+        "What `max_worker_memory` measures: `rss` (resident set, includes pages shared with the "
+        "master and other workers; cheap) or `uss` (memory only this worker holds, what would "
+        "be freed by its exit; reads /proc/PID/smaps, costlier).")
     # -- http
     keepalive_timeout: float = setting(
         Seconds(0), 5.0, "http",
@@ -249,12 +267,38 @@ class Config:
     access_log: bool = setting(
         Bool(), True, "logging",
         "Write one access-log line per response to stdout.")
+    error_log: str | None = setting(
+        Str(optional=True, metavar="FILE"), None, "logging",
+        "File the error log is appended to instead of stderr (`-` or unset: stderr). Everything "
+        "master and workers write to stderr goes there, tracebacks and stack dumps included. "
+        "SIGUSR1 reopens it (after log rotation).")
+    access_log_file: str | None = setting(
+        Str(optional=True, metavar="FILE"), None, "logging",
+        "File the access log is appended to instead of stdout (`-` or unset: stdout). SIGUSR1 "
+        "reopens it.")
     proc_name: str | None = setting(
         Str(optional=True, metavar="NAME"), None, "process",
         "Name shown in process titles (`asgi-master: master [NAME]`); defaults to the app path.")
     pidfile: str | None = setting(
         Str(optional=True, metavar="FILE"), None, "process",
         "File the master writes its PID to; removed when it exits.")
+    user: str | None = setting(
+        Account("user"), None, "process",
+        "Run the workers as this user (name or uid); the master, started as root, keeps root to "
+        "bind, write the pidfile, reopen logs and re-exec. Its primary group is used unless "
+        "`group` is set.", short="-u")
+    group: str | None = setting(
+        Account("group"), None, "process",
+        "Run the workers with this group (name or gid).", short="-g")
+    umask: int | None = setting(
+        OptionalFileMode(), None, "process",
+        "File mode creation mask of the master and workers, in octal (e.g. `\"027\"`); unset "
+        "keeps the one inherited.")
+    chdir: str | None = setting(
+        Str(optional=True, metavar="DIR"), None, "process",
+        "Directory the master changes to before binding, writing the pidfile or starting "
+        "workers; relative paths in other settings are relative to it (the config file itself "
+        "is found from where the server was started).")
 
     # -- not settings: where the values came from
     config_file: str | None = None

@@ -1,4 +1,5 @@
-"""Value types of settings: each converts a raw value (TOML value or string) or says what it expected.
+"""Value types of settings: each converts a raw value (TOML value or string) or says what it
+expected.
 
 A converter raises ``ValueError`` whose text completes the sentence "expected ...", so every
 source (file, env var, flag) reports a bad value the same way.
@@ -393,7 +394,7 @@ class TLSVersion(Converter):
 
 
 #: gunicorn's access-log atoms that asgi-master renders, plus ``{header}i`` (a request header)
-ACCESS_LOG_ATOMS = frozenset("h l u t r m U q H s B b f a T D M L p".split())
+ACCESS_LOG_ATOMS = frozenset("hlutrmUqHsBbfaTDMLp")  # each atom is one letter
 
 
 def split_access_log_template(template: str) -> list[tuple[bool, str]]:

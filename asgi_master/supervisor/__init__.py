@@ -1,43 +1,99 @@
-"""The master: sockets, fork, signals, reaping, heartbeats. ``run`` is its entry point."""
+"""The master: sockets, fork, signals, reaping, heartbeats, reloads, upgrades, systemd.
+
+``run`` is its entry point.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Callable
 
+from .. import logs
 from ..config import Config
+from . import privileges
 from .master import Master
 from .pidfile import PidfileError, remove_pidfile, write_pidfile
-from .sockets import BindError, bind_all
+from .privileges import PrivilegeError
+from .sockets import BindError, Listener, adopt_all, bind_all
+from .systemd import Notifier, take_listen_fds
+from .upgrade import Launch, Takeover, oldbin, take_takeover
 
 log = logging.getLogger("asgi_master.error")
 
 
-def run(config: Config, reload_config: Callable[[], Config]) -> int:
-    """Bind, write the pidfile, supervise workers until stopped; the process exit status.
+def _listeners(config: Config, takeover: Takeover | None,
+               activated: list[tuple[int, str]]) -> list[Listener]:
+    """The sockets to serve on: the old master's (SIGUSR2), systemd's, or bound here."""
+    if takeover is not None:
+        listeners = adopt_all([(fd, None) for fd in takeover.fds])
+        unix_paths = {os.path.abspath(spec.path) for spec in config.bind if spec.kind == "unix"}
+        for listener in listeners:
+            # we now own the UNIX socket files the old master created
+            if listener.sock.family == socket.AF_UNIX:
+                name = listener.sock.getsockname()
+                if isinstance(name, str) and name and os.path.abspath(name) in unix_paths:
+                    listener.created_path = name
+        log.info("Upgrade: serving on %d socket(s) inherited from the old master (pid %d)",
+                 len(listeners), takeover.old_pid)
+        return listeners
+    if activated:
+        log.info("Socket activation: serving on %d socket(s) passed by systemd; `bind` is not "
+                 "used", len(activated))
+        return adopt_all([(fd, name) for fd, name in activated])
+    return bind_all(config)
+
+
+def run(config: Config, reload_config: Callable[[], Config], launch: Launch | None = None,
+        takeover: Takeover | None = None) -> int:
+    """Apply process settings, get the sockets, write the pidfile, supervise workers until
+    stopped; the process exit status.
 
     ``reload_config`` builds a fresh Config on SIGHUP (it raises ConfigError if invalid).
+    ``launch`` is what SIGUSR2 re-executes; ``takeover`` is set in a master started that way.
     """
+    notifier = Notifier.from_environ(os.environ)
+    activated = take_listen_fds(os.environ)
     try:
-        listeners = bind_all(config)
+        privileges.apply_process_settings(config)
+        credentials = privileges.resolve(config)
+    except PrivilegeError as exc:
+        log.error("%s", exc)
+        return 1
+    try:
+        logs.configure(config.log_level, config.access_log, config.error_log,
+                       config.access_log_file, access_json=config.log_format == "json")
+    except OSError as exc:
+        log.error("cannot open log file %s: %s", exc.filename, exc.strerror)
+        return 1
+    privileges.hand_over(logs.log_files(), credentials)
+    try:
+        listeners = _listeners(config, takeover, activated)
     except BindError as exc:
         log.error("%s", exc)
         return 1
+    pidfile = config.pidfile
     try:
-        if config.pidfile:
-            write_pidfile(config.pidfile)
+        if pidfile:
+            write_pidfile(pidfile)
     except (PidfileError, OSError) as exc:
         log.error("%s", exc)
         for listener in listeners:
-            listener.close()
+            listener.close(unlink=takeover is None)
         return 1
+    master = Master(config, listeners, reload_config, launch=launch, takeover=takeover,
+                    notifier=notifier, credentials=credentials)
     try:
-        return Master(config, listeners, reload_config).run()
+        return master.run()
     finally:
+        # after a SIGUSR2 hand-over the new master serves on these sockets: keep their files
+        handed_over = master.successor_pid is not None
         for listener in listeners:
-            listener.close()
-        if config.pidfile:
-            remove_pidfile(config.pidfile)
+            listener.close(unlink=not handed_over)
+        if pidfile:
+            remove_pidfile(pidfile)
+            remove_pidfile(oldbin(pidfile))
 
 
-__all__ = ["run"]
+__all__ = ["Launch", "Takeover", "run", "take_takeover"]

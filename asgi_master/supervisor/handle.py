@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import math
 import os
 import signal
 from dataclasses import dataclass, field
@@ -39,20 +41,23 @@ class WorkerHandle:
     boot_failure: str = ""
     #: PID of the worker this one replaces once it is READY (reload or recycling)
     replaces: int | None = None
-    #: the worker asked to be replaced (max_requests, ...); the reason
+    #: the worker is to be replaced (max_requests, lifetime, memory); the reason
     retiring: str = ""
+    #: monotonic time at which ``max_worker_lifetime`` makes it due for recycling
+    retire_at: float = math.inf
+    #: it has reported READY once (so it handles USR1 and HUP)
+    serving: bool = False
     requests: int = field(default=0)
     connections: int = field(default=0)
 
     def send(self, signum: signal.Signals) -> None:
         """Signal the process; a worker that already exited is not an error."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signum)
-        except ProcessLookupError:
-            pass
         if signum == signal.SIGKILL:
             self.killed = True
 
     @property
     def alive_and_serving(self) -> bool:
+        """Booting or serving: not on its way out."""
         return self.state in (WorkerState.BOOTING, WorkerState.READY)

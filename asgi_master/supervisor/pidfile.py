@@ -35,7 +35,27 @@ def write_pidfile(path: str) -> None:
 
 def remove_pidfile(path: str) -> None:
     """Remove the pidfile if it still names us."""
-    with contextlib.suppress(OSError, ValueError):
+    if read_pid(path) == os.getpid():
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+def read_pid(path: str) -> int | None:
+    """The PID a pidfile names, or None if it is missing or unreadable."""
+    try:
         with open(path) as fh:
-            if int(fh.read().strip()) == os.getpid():
-                os.unlink(path)
+            return int(fh.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def restore_pidfile(oldbin: str, path: str) -> None:
+    """Move our ``<pidfile>.oldbin`` back to ``<pidfile>`` (a SIGUSR2 upgrade failed), unless
+    a live process other than us now owns ``<pidfile>``."""
+    if read_pid(oldbin) != os.getpid():
+        return
+    owner = read_pid(path)
+    if owner is not None and owner != os.getpid() and _alive(owner):
+        return
+    with contextlib.suppress(OSError):
+        os.replace(oldbin, path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+from collections.abc import Iterator
 from typing import Final
 
 HANDLED: Final = (
@@ -49,7 +50,48 @@ class SignalQueue:
                     received.append(signal.Signals(number))
 
     def close_in_child(self) -> None:
-        """In a forked worker: stop feeding the master's queue and drop its pipe."""
-        signal.set_wakeup_fd(-1)
+        """In a forked worker (forked inside ``blocked_for_fork``): stop feeding the master's
+        queue, drop its pipe, restore default dispositions and unblock the signals."""
+        reset_in_child()
         os.close(self.fd)
         os.close(self._write_fd)
+
+
+@contextlib.contextmanager
+def blocked_for_fork() -> Iterator[None]:
+    """Block the handled signals around a fork.
+
+    A signal reaching a child before it drops the master's handlers would be lost, and worse,
+    its number would land in the master's wakeup pipe (the child shares it): a TERM meant for
+    a booting worker would stop the master. Blocked, it waits in the child until
+    ``reset_in_child`` unblocks it under the default disposition.
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def reset_in_child() -> None:
+    """In a child forked inside ``blocked_for_fork``: no wakeup fd, default dispositions, then
+    unblock (a signal that arrived meanwhile acts now, as the default action)."""
+    signal.set_wakeup_fd(-1)
+    for signum in HANDLED:
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)
+
+
+def in_terminal_foreground() -> bool:
+    """Whether this process is in the foreground of its controlling terminal, where a window
+    resize sends SIGWINCH (so WINCH there is not an operator's request)."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError:
+        return False  # no controlling terminal: a daemon, a service, a container
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
+    finally:
+        os.close(fd)

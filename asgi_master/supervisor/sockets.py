@@ -24,18 +24,34 @@ class Listener:
     sock: socket.socket
     #: a UNIX socket file this master created (removed on exit)
     created_path: str | None = None
+    #: the name systemd gave a socket-activated socket (``LISTEN_FDNAMES``)
+    name: str | None = None
 
     def describe(self) -> str:
+        """The address as an operator wrote it (or, for a passed-in socket, where it listens)."""
         if self.spec.kind == "tcp":
-            host, port = self.sock.getsockname()[:2]
-            return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            return _address(self.sock)
+        if self.spec.kind == "fd":
+            named = f", name {self.name}" if self.name else ""
+            return f"fd://{self.spec.fd} ({_address(self.sock)}{named})"
         return str(self.spec)
 
-    def close(self) -> None:
+    def close(self, unlink: bool = True) -> None:
+        """Close the socket; remove the UNIX socket file it created unless ``unlink`` is False
+        (another master goes on serving on it after an upgrade)."""
         self.sock.close()
-        if self.created_path:
+        if self.created_path and unlink:
             with contextlib.suppress(OSError):
                 os.unlink(self.created_path)
+
+
+def _address(sock: socket.socket) -> str:
+    name = sock.getsockname()
+    if sock.family == socket.AF_UNIX:
+        text = name.decode(errors="replace") if isinstance(name, bytes) else name
+        return f"unix:{text or '(unnamed)'}"
+    host, port = name[:2]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _bind_tcp(spec: BindSpec, backlog: int) -> socket.socket:
@@ -82,7 +98,10 @@ def _bind_unix(spec: BindSpec, backlog: int, mode: int) -> socket.socket:
 
 
 def _adopt_fd(spec: BindSpec) -> socket.socket:
-    sock = socket.socket(fileno=spec.fd)
+    try:
+        sock = socket.socket(fileno=spec.fd)
+    except OSError as exc:
+        raise OSError(exc.errno, f"file descriptor {spec.fd} is not an open socket") from None
     if sock.type != socket.SOCK_STREAM or not sock.getsockopt(socket.SOL_SOCKET,
                                                               socket.SO_ACCEPTCONN):
         sock.detach()
@@ -102,6 +121,22 @@ def bind_all(config: Config) -> list[Listener]:
                 listeners.append(Listener(spec, sock, created_path=spec.path))
             else:
                 listeners.append(Listener(spec, _adopt_fd(spec)))
+        except OSError as exc:
+            for listener in listeners:
+                listener.close()
+            raise BindError(f"cannot listen on {spec}: {exc.strerror or exc}") from None
+    return listeners
+
+
+def adopt_all(fds: list[tuple[int, str | None]]) -> list[Listener]:
+    """Listeners for sockets handed over as file descriptors (systemd socket activation, or the
+    old master on SIGUSR2), in the order given; BindError if one is not a listening socket."""
+    listeners: list[Listener] = []
+    for fd, name in fds:
+        spec = BindSpec("fd", fd=fd)
+        try:
+            listeners.append(Listener(spec, _adopt_fd(spec), name=name))
+            os.set_inheritable(fd, False)  # not leaked into what the app spawns
         except OSError as exc:
             for listener in listeners:
                 listener.close()

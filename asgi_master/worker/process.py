@@ -25,6 +25,7 @@ import uvloop
 from ..channel import ChannelWriter, Kind
 from ..config import Config
 from ..logs import configure as configure_logs
+from ..logs import reopen as reopen_logs
 from .app import AppLoadError, load_app
 from .context import ServerContext
 from .http.cycle import ASGIApp
@@ -65,7 +66,8 @@ def run_worker(config: Config, listeners: list[socket.socket], channel_fd: int,
     setproctitle.setproctitle(f"asgi-master: worker {worker_id} [{config.title_name}]")
     _die_with_parent(master_pid)
     faulthandler.enable(file=sys.stderr, all_threads=True)
-    configure_logs(config.log_level, config.access_log)
+    configure_logs(config.log_level, config.access_log, config.error_log,
+                   config.access_log_file, access_json=config.log_format == "json")
     channel = ChannelWriter(channel_fd)
     try:
         app = load_app(config.app or "", config.app_dir)
@@ -123,6 +125,7 @@ class Worker:
         loop.add_signal_handler(signal.SIGHUP, self.stop, True, "restart")
         loop.add_signal_handler(signal.SIGINT, self.stop, False)
         loop.add_signal_handler(signal.SIGQUIT, self.stop, False)
+        loop.add_signal_handler(signal.SIGUSR1, reopen_logs)  # log rotation
         self.channel.send(Kind.READY)
         log.debug("Worker %d ready", self.worker_id)
         self._tick()

@@ -42,7 +42,7 @@ INVALID = [
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server for the module (cleaned up by PID like ``start_server``'s)."""
     port = free_port()
-    srv = Server(["tests.apps.basic:app", "--bind", f"127.0.0.1:{port}"],
+    srv = Server(["tests.apps.basic:app", "--workers", "1", "--bind", f"127.0.0.1:{port}"],
                  Path(tmp_path_factory.mktemp("corpus")), port=port)
     try:
         srv.wait_ready()

@@ -28,7 +28,8 @@ KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
 def server(tmp_path_factory):
     """One server for the tests that do not stop it: 2 MiB messages, a ping every second."""
     port = free_port()
-    srv = Server([APP, "--bind", f"127.0.0.1:{port}", "--websocket-max-message-size", "2MiB",
+    srv = Server([APP, "--workers", "1",
+                  "--bind", f"127.0.0.1:{port}", "--websocket-max-message-size", "2MiB",
                   "--websocket-ping-interval", "1", "--websocket-ping-timeout", "5"],
                  tmp_path_factory.mktemp("ws"), port=port)
     try:
@@ -237,7 +238,7 @@ def test_each_session_is_one_access_log_line_with_101_and_its_duration(server):
 
 
 def test_the_access_log_format_applies_to_websocket_sessions(start_server):
-    srv = start_server(APP, "--log-format", "json")
+    srv = start_server(APP, "--workers", "1", "--log-format", "json")
     srv.wait_ready()
     with open_ws(srv, "/json") as ws:
         ws.send("12345")
@@ -254,7 +255,7 @@ def test_the_access_log_format_applies_to_websocket_sessions(start_server):
 
 
 def test_a_session_counts_as_one_request_towards_max_requests(start_server):
-    srv = start_server(APP, "--max-requests", "1")
+    srv = start_server(APP, "--workers", "1", "--max-requests", "1")
     srv.wait_ready()
     with open_ws(srv) as ws:
         ws.send("one")
@@ -266,7 +267,7 @@ def test_a_session_counts_as_one_request_towards_max_requests(start_server):
 
 
 def test_permessage_deflate_can_be_turned_off(start_server):
-    srv = start_server(APP, "--no-websocket-per-message-deflate")
+    srv = start_server(APP, "--workers", "1", "--no-websocket-per-message-deflate")
     srv.wait_ready()
     with open_ws(srv) as ws:
         assert "sec-websocket-extensions" not in ws.response.headers
@@ -280,7 +281,7 @@ def record_path(tmp_path: Path) -> tuple[Path, str]:
 
 
 def test_a_worker_being_replaced_closes_its_websockets_with_1012(start_server, tmp_path):
-    srv = start_server(APP)
+    srv = start_server(APP, "--workers", "1")
     srv.wait_ready()
     target, path = record_path(tmp_path)
     with open_ws(srv, path) as ws:
@@ -296,7 +297,7 @@ def test_a_worker_being_replaced_closes_its_websockets_with_1012(start_server, t
 
 
 def test_a_server_shutdown_closes_websockets_with_1001(start_server, tmp_path):
-    srv = start_server(APP)
+    srv = start_server(APP, "--workers", "1")
     srv.wait_ready()
     target, path = record_path(tmp_path)
     with open_ws(srv, path) as ws:

@@ -22,8 +22,6 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import Final
 
-from ... import __version__
-
 _TOKEN: Final = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
 _BAD_VALUE: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
