@@ -64,7 +64,13 @@ class Server:
             children = psutil.Process(self.pid).children()
         except psutil.NoSuchProcess:
             return []
-        live = [c for c in children if c.status() != psutil.STATUS_ZOMBIE]
+        live = []
+        for child in children:
+            try:
+                if child.status() != psutil.STATUS_ZOMBIE:
+                    live.append(child)
+            except psutil.NoSuchProcess:
+                continue  # exited while being listed: workers come and go during reloads
         self._seen.update(c.pid for c in live)
         return live
 
