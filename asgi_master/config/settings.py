@@ -260,6 +260,23 @@ class Config:
     server_header: bool = setting(
         Bool(), True, "http",
         "Send `server: asgi-master` on every response.")
+    health_live_path: str | None = setting(
+        Str(optional=True, metavar="PATH"), None, "health",
+        "A path (e.g. `/livez`) the worker answers itself, before the app: `200` while its "
+        "event loop runs. For liveness probes. Unset: no such path.")
+    health_ready_path: str | None = setting(
+        Str(optional=True, metavar="PATH"), None, "health",
+        "A path (e.g. `/readyz`) the worker answers itself: `200` while it serves, `503` "
+        "during `shutdown_delay` and while it drains. For readiness probes and load balancers.")
+    health_access_log: bool = setting(
+        Bool(), False, "health",
+        "Write access-log lines for health-path requests (they never count toward "
+        "`max_requests`).")
+    shutdown_delay: float = setting(
+        Seconds(0), 0.0, "health",
+        "On SIGTERM, keep serving this many seconds with the ready path answering `503` "
+        "before draining, so a load balancer (a Kubernetes Service) stops sending traffic "
+        "first. Not applied to reloads.")
     # -- logging and process
     log_level: str = setting(
         Choice("critical", "error", "warning", "info", "debug"), "info", "logging",

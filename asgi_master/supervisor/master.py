@@ -282,6 +282,8 @@ class Master:
         self.stopping = True
         self.graceful = graceful
         grace = self.config.graceful_timeout if graceful else 0.0
+        if graceful and not handing_over:
+            grace += self.config.shutdown_delay  # workers keep serving that long first
         self.stop_deadline = time.monotonic() + grace + KILL_GRACE
         if not graceful:
             signum = signal.SIGQUIT

@@ -83,6 +83,11 @@ class ServerContext:
     access_format: AccessLogFormat | None = None
     #: TLS on the listening sockets (None: plain TCP)
     ssl: ssl.SSLContext | None = None
+    #: raw path -> "live" or "ready" for the paths the worker answers itself
+    health_paths: dict[bytes, str] = field(default_factory=dict)
+    health_access_log: bool = False
+    #: false during ``shutdown_delay`` and the drain: the ready path answers 503
+    ready: bool = True
 
     @classmethod
     def from_config(cls, config: Config, app: ASGIApp, loop: asyncio.AbstractEventLoop,
@@ -113,6 +118,10 @@ class ServerContext:
             access_format=AccessLogFormat(config.access_log_format,
                                           json=config.log_format == "json"),
             ssl=build_ssl_context(config),
+            health_paths={path.encode("ascii"): kind for path, kind in (
+                (config.health_live_path, "live"), (config.health_ready_path, "ready"))
+                if path},
+            health_access_log=config.health_access_log,
         )
 
     def count_request(self) -> None:

@@ -130,6 +130,15 @@ class Worker:
         log.debug("Worker %d ready", self.worker_id)
         self._tick()
         graceful = await self._stop
+        delay = self.config.shutdown_delay
+        if graceful and delay and self.ctx.drain_reason == "shutdown":
+            # the load balancer learns from the ready path that we are leaving, and stops
+            # sending traffic; meanwhile everything is still served
+            self.ctx.ready = False
+            log.info("Worker %d: shutdown_delay: serving %gs more before draining",
+                     self.worker_id, delay)
+            await asyncio.sleep(delay)
+        self.ctx.ready = False
         for server in servers:
             server.close()
         await self._drain(graceful)

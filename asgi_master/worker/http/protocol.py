@@ -235,6 +235,8 @@ class HTTPProtocol(asyncio.Protocol):
             log.warning("limit_concurrency (%d) reached: 503 to %s", limit, self._client)
             self.send_error(503, b"Service Unavailable", extra=_RETRY_AFTER)
             return
+        if ctx.health_paths and self._answer_health(head):
+            return
         scope = self.base_scope(head)
         scope["method"] = head.method
         scope["extensions"] = self._extensions
@@ -268,6 +270,27 @@ class HTTPProtocol(asyncio.Protocol):
                 break
         return reader.take_trailing()
 
+    def _answer_health(self, head: RequestHead) -> bool:
+        """Answer a health path without the app; False if ``head`` is not one."""
+        ctx = self.ctx
+        kind = ctx.health_paths.get(head.target.partition(b"?")[0])
+        if kind is None:
+            return False
+        ok = kind == "live" or (ctx.ready and not ctx.draining)
+        keep_alive = head.keep_alive and not ctx.draining and ctx.keepalive_timeout > 0
+        writer = ResponseWriter(head.method, head.http_version, keep_alive, ctx.server_line)
+        writer.start(200 if ok else 503, [(b"content-type", b"text/plain; charset=utf-8"),
+                                          (b"cache-control", b"no-store")])
+        self.write(writer.body(b"ok\n" if ok else b"not ready\n", False))
+        if ctx.health_access_log and ctx.access_log:
+            access_log.info('%s - "%s %s HTTP/%s" %d (health)',
+                            f"{self._client[0]}:{self._client[1]}" if self._client else "-",
+                            head.method, head.target.decode("ascii", "replace"),
+                            head.http_version, writer.status)
+        # called from _pump's loop, which goes on to the next request: do not pump again here
+        self._after_response(writer.keep_alive, pump=False)
+        return True
+
     def response_complete(self, cycle: RequestCycle) -> None:
         """The last body part was written: log it, then reuse or close the connection."""
         ctx = self.ctx
@@ -275,13 +298,17 @@ class HTTPProtocol(asyncio.Protocol):
         if ctx.access_log:
             self._log_access(cycle)
         self.cycle = None
-        if cycle.writer.keep_alive and self.reader.request_complete and not ctx.draining:
+        self._after_response(cycle.writer.keep_alive)
+
+    def _after_response(self, keep_alive: bool, pump: bool = True) -> None:
+        """Reuse the connection for the next request, or close it."""
+        if keep_alive and self.reader.request_complete and not self.ctx.draining:
             reader = self.reader
             reader.next_cycle()
             self.idle_since = self.loop.time()
             self._resume_reading()
             # a pipelined request may be waiting, or the client half-closed meanwhile
-            if reader.buffered or reader.eof:
+            if pump and (reader.buffered or reader.eof):
                 self._pump()
         else:
             self.close()
