@@ -18,6 +18,14 @@ async def app(scope, receive, send):
                     "headers": [(b"content-type", b"application/octet-stream")]})
         await send({"type": "http.response.pathsend", "path": query})
         return
+    if path == "/firehose":
+        # streams up to 200 MB as fast as send() lets it; returns how far it got
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        chunk = b"z" * 65536
+        for _ in range(3200):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        return
     if path == "/slow-reader":
         # reads the body slowly: the server must not buffer what the app has not taken
         total = 0

@@ -176,3 +176,23 @@ def test_large_upload_to_a_slow_reader_keeps_worker_memory_bounded(start_server)
     # The requirement is < 32 MiB. Measured here: about 1 MiB with read flow control, about
     # 21 MiB with it disabled, so the bound is set where it tells the two apart.
     assert growth_mib < 8, f"worker RSS grew {growth_mib:.1f} MiB during a 200 MB upload"
+
+
+def test_client_that_stops_reading_makes_send_wait_instead_of_buffering(start_server):
+    server = start_server(APP, "--workers", "1")
+    server.wait_ready()
+    rss_before = int(httpx.get(server.url("/rss")).text)
+    worker = server.workers()[0]
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.sendall(b"GET /firehose HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.recv(1024)  # the response has started
+        # read nothing for a while: without write flow control the app would push all
+        # 200 MB into the transport's buffer
+        peak = 0
+        for _ in range(15):
+            time.sleep(0.2)
+            peak = max(peak, worker.memory_info().rss // 1024)
+    growth_mib = (peak - rss_before) / 1024
+    # measured: about 0 MiB with flow control; the full 200 MB would be queued without it
+    assert growth_mib < 16, f"worker RSS grew {growth_mib:.1f} MiB while the client read nothing"
