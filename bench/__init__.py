@@ -1,0 +1,1 @@
+"""Benchmark harness for asgi-master: peer servers, apps, load generators."""
