@@ -53,7 +53,7 @@ def _check(config: object) -> int:
     assert isinstance(config, Config)
     print(describe(config))
     try:
-        load_app(config.app or "", config.app_dir)
+        load_app(config.app or "", config.app_dir, config.interface, config.wsgi_threads)
     except AppLoadError as exc:
         print(f"asgi-master: error: {exc}", file=sys.stderr)
         return 2

@@ -46,10 +46,13 @@ class Server:
         self.out_path = tmp_path / f"server-{self.port}.out"
         full_env = {**os.environ, **(env or {})}
         full_env.setdefault("PYTHONUNBUFFERED", "1")
+        # the files stay open for the life of the process; cleanup() closes them
+        self._out = open(self.out_path, "wb")  # noqa: SIM115
+        self._err = open(self.log_path, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "asgi_master", *args],
-            cwd=ROOT, env=full_env, stdin=subprocess.DEVNULL,
-            stdout=open(self.out_path, "wb"), stderr=open(self.log_path, "wb"),
+            cwd=ROOT, env=full_env, stdin=subprocess.DEVNULL, stdout=self._out,
+            stderr=self._err,
         )
         self.pid = self.proc.pid
         self._seen: set[int] = {self.pid}
@@ -99,6 +102,8 @@ class Server:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
+        self._out.close()
+        self._err.close()
         for pid in self._seen - {self.pid}:
             with contextlib.suppress(psutil.NoSuchProcess, ProcessLookupError):
                 if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:

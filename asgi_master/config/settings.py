@@ -24,12 +24,15 @@ from .types import (
     FileMode,
     Int,
     ListOf,
+    OptionalBind,
     OptionalFileMode,
     ProxyAddress,
     Seconds,
     Secret,
     Str,
     TLSVersion,
+    Workers,
+    auto_workers,
 )
 
 ENV_PREFIX = "ASGI_MASTER_"
@@ -85,6 +88,17 @@ class Config:
         Choice("auto", "on", "off"), "auto", "application",
         "ASGI lifespan protocol. `auto`: used if the app supports it, skipped if it raises on "
         "the lifespan scope. `on`: required; any failure stops the worker. `off`: never sent.")
+    interface: str = setting(
+        Choice("auto", "asgi3", "wsgi"), "auto", "application",
+        "How the app is called. `asgi3`: `app(scope, receive, send)`. `wsgi`: "
+        "`app(environ, start_response)`, run in a thread pool of `wsgi_threads` threads per "
+        "worker (needs `pip install asgi-master[wsgi]`). `auto`: `wsgi` when the callable "
+        "takes exactly two positional parameters (a function, or an object's `__call__`), "
+        "else `asgi3`.")
+    wsgi_threads: int = setting(
+        Int(1, 1024), 10, "application",
+        "Threads per worker that run a WSGI app's requests: the most WSGI requests a worker "
+        "serves at once.")
     root_path: str = setting(
         Str(metavar="PATH"), "", "application",
         "The ASGI `root_path` of every request: the path prefix under which a proxy mounts the "
@@ -102,10 +116,13 @@ class Config:
         FileMode(), 0o666, "sockets",
         "Permissions given to UNIX sockets the server creates, in octal.")
     # -- workers
-    workers: int = setting(
-        Int(1, 1024), 1, "workers",
-        "Number of worker processes. Each runs its own event loop; a common start is the number "
-        "of CPU cores.", short="-w")
+    workers: int = field(  # "auto" is resolved each time a Config is made, not at import
+        default_factory=auto_workers, metadata={"setting": (
+            Workers(), "auto", "workers",
+            "Number of worker processes, each running its own event loop. `auto`: one per CPU "
+            "the server may use, that is the cgroup CPU quota rounded up (a container's or "
+            "pod's CPU limit, systemd's `CPUQuota=`) when one is set, else the CPUs in its "
+            "affinity mask. `--check-config` shows the number `auto` found and why.", "-w")})
     timeout: float = setting(
         Seconds(1), 30.0, "workers",
         "A worker whose event loop has sent no heartbeat for this long is stuck: it is sent "
@@ -272,6 +289,12 @@ class Config:
         Bool(), False, "health",
         "Write access-log lines for health-path requests (they never count toward "
         "`max_requests`).")
+    metrics_bind: BindSpec | None = setting(  # noqa: RUF009 (a frozen value)
+        OptionalBind(), None, "health",
+        "TCP address (e.g. `127.0.0.1:9100`) on which the master serves Prometheus metrics at "
+        "`/metrics`: workers by state, per-worker RSS, CPU, requests and connections, restarts "
+        "and recycles by reason, reloads by result, the live generation and a request-duration "
+        "histogram. Unset: no endpoint, and workers keep no histogram.")
     shutdown_delay: float = setting(
         Seconds(0), 0.0, "health",
         "On SIGTERM, keep serving this many seconds with the ready path answering `503` "

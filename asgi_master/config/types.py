@@ -448,3 +448,67 @@ class AccessLogTemplate(Converter):
     def render(self, value: Any) -> str:
         # a TOML literal string: the template's double quotes need no escaping
         return f"'{value}'" if "'" not in value else super().render(value)
+
+
+class AutoWorkers(int):
+    """A worker count found by ``workers = "auto"``; keeps how, for ``--check-config``."""
+
+    origin: str
+
+    def __new__(cls, count: int, origin: str) -> AutoWorkers:
+        obj = super().__new__(cls, count)
+        obj.origin = origin
+        return obj
+
+    def __getnewargs__(self) -> tuple[int, str]:  # type: ignore[override]  # pickle, copy
+        return int(self), self.origin
+
+
+def auto_workers() -> AutoWorkers:
+    """One worker per usable CPU: the cgroup CPU quota when set, else the CPU affinity."""
+    from .cpus import usable_cpus
+
+    limit = usable_cpus()
+    return AutoWorkers(min(limit.count, 1024), limit.origin)
+
+
+class Workers(Converter):
+    """A number of worker processes, or ``"auto"``: one per CPU the process may use."""
+
+    expected = 'a whole number from 1 to 1024, or "auto"'
+    metavar = "N|auto"
+
+    def convert(self, raw: object) -> int:
+        if isinstance(raw, str) and raw.strip().lower() == "auto":
+            return auto_workers()
+        try:
+            return int(Int(1, 1024).convert(raw))
+        except ValueError:
+            raise self.fail() from None
+
+    def render(self, value: Any) -> str:
+        if isinstance(value, AutoWorkers):
+            return f'"auto"  # -> {int(value)} ({value.origin})'
+        return super().render(value)
+
+
+class OptionalBind(Converter):
+    """One TCP ``host:port`` to listen on, or nothing (empty / unset)."""
+
+    expected = "host:port or [ipv6]:port (TCP), or empty for none"
+    metavar = "ADDRESS"
+
+    def convert(self, raw: object) -> BindSpec | None:
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None
+        try:
+            spec = Bind().convert(raw)
+        except ValueError:
+            raise self.fail() from None
+        if spec.kind != "tcp":
+            raise self.fail()
+        return spec
+
+    def render(self, value: Any) -> str:
+        return '""' if value is None else f'"{value}"'
+

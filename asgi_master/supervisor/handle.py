@@ -49,6 +49,9 @@ class WorkerHandle:
     serving: bool = False
     requests: int = field(default=0)
     connections: int = field(default=0)
+    #: request-duration histogram counts (metrics.DURATION_BUCKETS + overflow) and their sum
+    durations: list[int] = field(default_factory=list)
+    duration_sum: float = 0.0
 
     def send(self, signum: signal.Signals) -> None:
         """Signal the process; a worker that already exited is not an error."""

@@ -29,6 +29,7 @@ from ..worker import EXIT_APP_IMPORT, EXIT_BOOT_FAILED, run_worker
 from . import privileges, upgrade
 from .exits import describe_exit
 from .handle import WorkerHandle, WorkerState
+from .metrics import MetricsEndpoint, Totals, parse_histogram
 from .pidfile import restore_pidfile
 from .privileges import Credentials, PrivilegeError
 from .recycling import Recycler
@@ -79,6 +80,9 @@ class Master:
         self._slot_failures: dict[int, int] = {}
         self._slot_not_before: dict[int, float] = {}
         self.replacements = RollingRestart(self)
+        #: counters kept across worker lifetimes, for the metrics endpoint
+        self.totals = Totals()
+        self.metrics: MetricsEndpoint | None = None
         self.recycler = Recycler(config)
         self._config_before_rollout = config
         self._credentials_before_rollout = credentials
@@ -92,14 +96,33 @@ class Master:
     def run(self) -> int:
         """Serve until stopped; the process exit status."""
         setproctitle.setproctitle(f"asgi-master: master [{self.config.title_name}]")
+        if self.config.metrics_bind is not None:
+            try:
+                self.metrics = MetricsEndpoint(self.config.metrics_bind)
+            except OSError as exc:
+                log.error("cannot serve metrics on %s: %s", self.config.metrics_bind,
+                          exc.strerror or exc)
+                return 1
+            log.info("Metrics on http://%s/metrics", self.metrics.describe())
         self.signals.install()
         for listener in self.listeners:
             log.info("Listening on %s", listener.describe())
         log.info("Master %d starting %d worker(s) of %s", self.pid, self.target,
                  self.config.app)
         self._converge(time.monotonic())
+        try:
+            self._loop()
+        finally:
+            if self.metrics is not None:
+                self.metrics.close()
+        log.info("Master %d exiting with status %d", self.pid, self.exit_status)
+        return self.exit_status
+
+    def _loop(self) -> None:
         while True:
             self._wait()
+            if self.metrics is not None:
+                self.metrics.service(self)
             for signum in self.signals.pending():
                 self._dispatch(signum)
             self._read_channels()
@@ -116,11 +139,11 @@ class Master:
                                       self.config.worker_boot_timeout)
             self._converge(now)
             self.notifier.status(self.status_line())
-        log.info("Master %d exiting with status %d", self.pid, self.exit_status)
-        return self.exit_status
 
     def _wait(self) -> None:
         fds = [self.signals.fd] + [h.channel.fd for h in self.workers.values() if h.channel_open]
+        if self.metrics is not None:
+            fds += self.metrics.fds
         timeout = 1.0
         watchdog = self.notifier.watchdog_due_in(time.monotonic())
         if watchdog is not None:
@@ -404,6 +427,7 @@ class Master:
             self._read_channel(handle, time.monotonic())
         os.close(handle.channel.fd)
         how = describe_exit(status, we_killed=handle.killed)
+        self._count_exit(handle)
         if handle.state is WorkerState.STOPPING:
             log.info("Worker %d (pid %d) %s", handle.slot, handle.pid, how)
             return
@@ -422,6 +446,15 @@ class Master:
             self.begin_stop(graceful=False)
             return
         self.note_crash(handle)
+
+    def _count_exit(self, handle: WorkerHandle) -> None:
+        """Fold an exited worker's figures into the totals the metrics report."""
+        totals = self.totals
+        totals.exits["stopped" if handle.state is WorkerState.STOPPING else "crashed"] += 1
+        totals.requests += handle.requests
+        for index, count in enumerate(handle.durations):
+            totals.buckets[index] += count
+        totals.duration_sum += handle.duration_sum
 
     def note_crash(self, handle: WorkerHandle) -> None:
         """Back off exponentially on a slot whose workers keep dying young."""
@@ -446,6 +479,7 @@ class Master:
         if handle.retiring or handle.state is not WorkerState.READY:
             return
         handle.retiring = reason
+        self.totals.recycles[reason.split(" ", 1)[0]] += 1
         if asked:
             log.info("Worker %d (pid %d) asks to be replaced: %s", handle.slot, handle.pid,
                      reason)
@@ -464,6 +498,9 @@ class Master:
             key, _, value = item.partition("=")
             if key in ("requests", "connections") and value.isdigit():
                 setattr(handle, key, int(value))
+        histogram = parse_histogram(detail)
+        if histogram is not None:
+            handle.durations, handle.duration_sum = histogram
 
     def stop_worker(self, handle: WorkerHandle, signum: signal.Signals, why: str) -> None:
         """Signal one worker to stop; its exit is then expected."""
@@ -474,6 +511,7 @@ class Master:
 
     def rollout_finished(self, generation: int, failure: str | None) -> None:
         """A SIGHUP rollout ended: log it, tell systemd, roll the config back if it failed."""
+        self.totals.reloads["ok" if failure is None else "failed"] += 1
         if failure is None:
             self.live_generation = generation
             self.last_reload = f"generation {generation} ok"

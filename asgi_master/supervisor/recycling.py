@@ -14,7 +14,7 @@ import random
 from collections.abc import Iterable
 from typing import Final
 
-import psutil  # type: ignore[import-untyped]
+import psutil
 
 from ..config import Config
 from .handle import WorkerHandle, WorkerState

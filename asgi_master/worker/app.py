@@ -1,4 +1,4 @@
-"""Finding the application object from its import path."""
+"""Finding the application object from its import path, and adapting a WSGI app to ASGI."""
 
 from __future__ import annotations
 
@@ -8,14 +8,35 @@ import sys
 from typing import cast
 
 from .http.cycle import ASGIApp
+from .wsgi import WSGIAdapterMissing, detect_interface, wrap_wsgi
 
 
 class AppLoadError(Exception):
     """The app could not be imported; the message is one line an operator can act on."""
 
 
-def load_app(path: str, app_dir: str = ".") -> ASGIApp:
-    """Import ``module:attr`` with ``app_dir`` first on sys.path and return the callable."""
+def load_app(path: str, app_dir: str = ".", interface: str = "auto",
+             wsgi_threads: int = 10) -> ASGIApp:
+    """Import ``module:attr`` with ``app_dir`` first on sys.path and return an ASGI 3 callable.
+
+    ``interface`` is ``asgi3``, ``wsgi`` (wrapped to run in ``wsgi_threads`` threads) or
+    ``auto`` (decided from the callable's signature, see ``wsgi.detect_interface``).
+    """
+    obj = import_app(path, app_dir)
+    kind = detect_interface(obj) if interface == "auto" else interface
+    if kind != "wsgi":
+        return cast(ASGIApp, obj)
+    try:
+        return wrap_wsgi(obj, wsgi_threads)
+    except WSGIAdapterMissing:
+        how = "it looks like one" if interface == "auto" else "interface = wsgi"
+        raise AppLoadError(
+            f"'{path}' is a WSGI app ({how}) and the WSGI adapter is not installed: "
+            "pip install 'asgi-master[wsgi]'") from None
+
+
+def import_app(path: str, app_dir: str = ".") -> object:
+    """The callable named by ``module:attr``, imported with ``app_dir`` first on sys.path."""
     directory = os.path.abspath(app_dir)
     if directory not in sys.path:
         sys.path.insert(0, directory)
@@ -40,4 +61,4 @@ def load_app(path: str, app_dir: str = ".") -> ASGIApp:
                 f"'{attrs}'") from None
     if not callable(obj):
         raise AppLoadError(f"'{path}' is not callable (it is a {type(obj).__name__})")
-    return cast(ASGIApp, obj)
+    return obj

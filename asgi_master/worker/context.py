@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..channel import DURATION_BUCKETS
 from ..config import Config
 from .http.accesslog import AccessLogFormat
 from .http.proxy import ProxyTrust
@@ -88,6 +90,24 @@ class ServerContext:
     health_access_log: bool = False
     #: false during ``shutdown_delay`` and the drain: the ready path answers 503
     ready: bool = True
+    #: request-duration histogram (counts per bucket of DURATION_BUCKETS + one above) and the
+    #: sum of durations; None when no metrics endpoint wants them
+    durations: list[int] | None = None
+    duration_sum: float = 0.0
+
+    def observe(self, seconds: float) -> None:
+        """Count one request's duration into the histogram."""
+        assert self.durations is not None
+        self.durations[bisect.bisect_left(DURATION_BUCKETS, seconds)] += 1
+        self.duration_sum += seconds
+
+    def stats(self) -> str:
+        """The STATS message the worker sends its master every second."""
+        text = f"requests={self.requests_served} connections={len(self.connections)}"
+        if self.durations is not None:
+            text += (f" durations={','.join(map(str, self.durations))}"
+                     f" duration_sum={self.duration_sum:.6f}")
+        return text
 
     @classmethod
     def from_config(cls, config: Config, app: ASGIApp, loop: asyncio.AbstractEventLoop,
@@ -122,6 +142,7 @@ class ServerContext:
                 (config.health_live_path, "live"), (config.health_ready_path, "ready"))
                 if path},
             health_access_log=config.health_access_log,
+            durations=[0] * (len(DURATION_BUCKETS) + 1) if config.metrics_bind else None,
         )
 
     def count_request(self) -> None:

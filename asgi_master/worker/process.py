@@ -70,7 +70,8 @@ def run_worker(config: Config, listeners: list[socket.socket], channel_fd: int,
                    config.access_log_file, access_json=config.log_format == "json")
     channel = ChannelWriter(channel_fd)
     try:
-        app = load_app(config.app or "", config.app_dir)
+        app = load_app(config.app or "", config.app_dir, config.interface,
+                       config.wsgi_threads)
     except AppLoadError as exc:
         cause = exc.__cause__
         log.error("Worker %d: %s", worker_id, exc, exc_info=cause)
@@ -170,8 +171,7 @@ class Worker:
         ctx = self.ctx
         for conn in list(ctx.connections):
             conn.close_if_idle(now, ctx.keepalive_timeout)
-        self.channel.send(Kind.STATS, f"requests={ctx.requests_served} "
-                                      f"connections={len(ctx.connections)}")
+        self.channel.send(Kind.STATS, ctx.stats())
         if os.getppid() != self.master_pid:
             log.warning("Worker %d: master is gone, stopping", self.worker_id)
             self.stop(True)

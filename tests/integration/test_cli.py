@@ -36,7 +36,7 @@ def test_unknown_key_exits_2_with_a_hint(tmp_path):
 def test_bad_flag_value_exits_2(tmp_path):
     line = _one_line_error(run_cli("examples.hello:app", "--workers", "0"))
     assert line == ('asgi-master: error: flag --workers: workers = "0": expected a whole '
-                    "number from 1 to 1024")
+                    'number from 1 to 1024, or "auto"')
 
 
 def test_check_config_prints_sources_and_exits_0(tmp_path):

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from asgi_master.config import BindSpec, ConfigError, describe, load
+from asgi_master.config.cpus import usable_cpus
 from asgi_master.config.reference import render_reference
 from asgi_master.config.settings import SETTINGS
 
@@ -21,7 +22,7 @@ def write(tmp_path: Path, text: str) -> str:
 
 def test_defaults_apply_when_nothing_is_given():
     config = load(["examples.hello:app"], {}).config
-    assert config.workers == 1
+    assert config.workers == usable_cpus().count  # workers = "auto"
     assert config.bind == [BindSpec("tcp", host="127.0.0.1", port=8000)]
     assert config.keepalive_timeout == 5.0
     assert config.sources["workers"] == "default"
@@ -78,7 +79,7 @@ def test_bad_toml_value_names_key_file_line_value_and_expectation(tmp_path):
     with pytest.raises(ConfigError) as err:
         load(["-c", path], {})
     assert str(err.value) == (f'{path}:3: workers = "four": expected a whole number from 1 '
-                              "to 1024")
+                              'to 1024, or "auto"')
 
 
 def test_wrong_toml_type_is_an_error_not_a_coercion(tmp_path):
@@ -113,7 +114,7 @@ def test_invalid_toml_syntax_is_reported_with_its_position(tmp_path):
 
 
 def test_missing_config_file_is_one_line():
-    with pytest.raises(ConfigError, match="cannot read config file /nonexistent.toml"):
+    with pytest.raises(ConfigError, match=r"cannot read config file /nonexistent\.toml"):
         load(["-c", "/nonexistent.toml"], {})
 
 

@@ -46,7 +46,7 @@ def test_trailers_follow_the_last_chunk():
         wire = bytes(link.transport.data)
         assert b"transfer-encoding: chunked" in wire
         assert wire.endswith(b"4\r\ndata\r\n0\r\nx-checksum: abc\r\n\r\n")
-        [(response, body)] = link.responses()
+        [(_, body)] = link.responses()
         assert body == b"data"
     run(main())
 
@@ -116,7 +116,7 @@ def test_without_debug_the_traceback_stays_in_the_log():
         link = Link(app)
         link.send(GET)
         await link.settle()
-        [(response, body)] = link.responses()
+        [(_, body)] = link.responses()
         assert body == b"Internal Server Error\n"
     run(main())
 

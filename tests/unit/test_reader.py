@@ -53,7 +53,7 @@ def test_chunked_body_goes_through_h11_and_back_to_the_fast_path():
     reader = RequestReader(Limits())
     reader.feed(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                 b"5\r\nhello\r\n0\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
-    head, body, end, paused = events(reader)
+    head, body, end, _ = events(reader)
     assert head.chunked and body == Body(b"hello") and end is END_OF_BODY
     assert reader.used_h11 == 1
     reader.next_cycle()

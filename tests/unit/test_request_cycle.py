@@ -272,7 +272,7 @@ def test_half_close_after_a_request_closes_once_the_response_is_sent():
         link.send(GET)
         link.protocol.eof_received()
         await link.settle()
-        [(response, body)] = link.responses()
+        [(response, _)] = link.responses()
         assert response.status_code == 200
         assert link.transport.closed
     run(main())

@@ -295,6 +295,8 @@ class HTTPProtocol(asyncio.Protocol):
         """The last body part was written: log it, then reuse or close the connection."""
         ctx = self.ctx
         ctx.count_request()
+        if ctx.durations is not None:
+            ctx.observe(time.monotonic() - cycle.start_time)
         if ctx.access_log:
             self._log_access(cycle)
         self.cycle = None

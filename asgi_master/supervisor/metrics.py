@@ -1,0 +1,205 @@
+"""The master's Prometheus endpoint (``metrics_bind``): worker and reload state as text.
+
+The master is single-threaded and must never block on a scraper, so the endpoint is a
+non-blocking listener serviced once per turn of the master's loop: connections are accepted,
+read until their request head is complete (or dropped after ``_CLIENT_TIMEOUT``), answered with
+the exposition text, and closed. Worker figures come from the workers' STATS messages (requests,
+connections, request-duration histogram) and from psutil (RSS, CPU time).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
+
+import psutil
+
+from ..channel import DURATION_BUCKETS
+from ..config import BindSpec
+
+if TYPE_CHECKING:
+    from .master import Master
+
+log = logging.getLogger("asgi_master.error")
+
+_CLIENT_TIMEOUT: Final = 5.0
+_MAX_CLIENTS: Final = 16
+
+
+@dataclass(slots=True)
+class Totals:
+    """Counters the master keeps across worker lifetimes."""
+
+    exits: Counter[str] = field(default_factory=Counter)
+    recycles: Counter[str] = field(default_factory=Counter)
+    reloads: Counter[str] = field(default_factory=Counter)
+    #: requests and duration buckets of workers that have exited
+    requests: int = 0
+    buckets: list[int] = field(default_factory=lambda: [0] * (len(DURATION_BUCKETS) + 1))
+    duration_sum: float = 0.0
+
+
+def parse_histogram(detail: str) -> tuple[list[int], float] | None:
+    """``durations=c0,c1,...`` and ``duration_sum=S`` of a STATS message, if present."""
+    counts: list[int] | None = None
+    total = 0.0
+    for item in detail.split():
+        key, _, value = item.partition("=")
+        if key == "durations":
+            try:
+                counts = [int(v) for v in value.split(",")]
+            except ValueError:
+                return None
+        elif key == "duration_sum":
+            with contextlib.suppress(ValueError):
+                total = float(value)
+    if counts is None or len(counts) != len(DURATION_BUCKETS) + 1:
+        return None
+    return counts, total
+
+
+class MetricsEndpoint:
+    """A tiny, non-blocking HTTP responder for ``GET /metrics``."""
+
+    def __init__(self, spec: BindSpec) -> None:
+        infos = socket.getaddrinfo(spec.host, spec.port, type=socket.SOCK_STREAM)
+        family, type_, proto, _, address = infos[0]
+        self.sock = socket.socket(family, type_, proto)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(address)
+        self.sock.listen(16)
+        self.sock.setblocking(False)
+        self._clients: dict[socket.socket, tuple[bytearray, float]] = {}
+
+    @property
+    def fds(self) -> list[int]:
+        """What the master's select waits on for us."""
+        return [self.sock.fileno(), *(c.fileno() for c in self._clients)]
+
+    def describe(self) -> str:
+        host, port = self.sock.getsockname()[:2]
+        return f"{host}:{port}"
+
+    def service(self, master: Master) -> None:
+        """Accept, read and answer whatever is ready now, without blocking."""
+        now = time.monotonic()
+        while len(self._clients) < _MAX_CLIENTS:
+            try:
+                client, _ = self.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                break
+            client.setblocking(False)
+            self._clients[client] = (bytearray(), now)
+        for client, (buffer, since) in list(self._clients.items()):
+            try:
+                data = client.recv(4096)
+            except BlockingIOError:
+                data = None
+            except OSError:
+                data = b""
+            if data:
+                buffer += data
+            if b"\r\n\r\n" in buffer or len(buffer) > 8192:
+                self._answer(client, buffer, master)
+            elif data == b"" or now - since > _CLIENT_TIMEOUT:
+                self._drop(client)
+
+    def _answer(self, client: socket.socket, request: bytearray, master: Master) -> None:
+        line = bytes(request).split(b"\r\n", 1)[0].split(b" ")
+        if len(line) == 3 and line[0] == b"GET" and line[1].split(b"?")[0] == b"/metrics":
+            body = render(master).encode("utf-8")
+            head = (b"HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4; "
+                    b"charset=utf-8\r\n")
+        else:
+            body = b"not found: the metrics are at /metrics\n"
+            head = b"HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\n"
+        response = head + b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body) + body
+        with contextlib.suppress(OSError):
+            # small enough for the socket buffer of a fresh connection; never wait for it
+            client.send(response)
+        self._drop(client)
+
+    def _drop(self, client: socket.socket) -> None:
+        self._clients.pop(client, None)
+        client.close()
+
+    def close(self) -> None:
+        for client in list(self._clients):
+            self._drop(client)
+        self.sock.close()
+
+
+def _lines(name: str, kind: str, help_text: str, samples: Iterable[tuple[str, float]]
+           ) -> list[str]:
+    out = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+    out += [f"{name}{labels} {value:g}" for labels, value in samples]
+    return out
+
+
+def render(master: Master) -> str:
+    """The exposition text of the master's current state."""
+    totals = master.totals
+    workers = sorted(master.workers.values(), key=lambda h: (h.slot, h.pid))
+    per_worker: list[tuple[str, float, float, int, int]] = []
+    requests = totals.requests
+    buckets = list(totals.buckets)
+    duration_sum = totals.duration_sum
+    for handle in workers:
+        labels = f'{{slot="{handle.slot}",pid="{handle.pid}"}}'
+        try:
+            process = psutil.Process(handle.pid)
+            rss = float(process.memory_info().rss)
+            cpu = sum(process.cpu_times()[:2])
+        except psutil.Error:
+            rss, cpu = 0.0, 0.0
+        per_worker.append((labels, rss, cpu, handle.requests, handle.connections))
+        requests += handle.requests
+        for index, count in enumerate(handle.durations):
+            buckets[index] += count
+        duration_sum += handle.duration_sum
+    states = Counter(h.state.value for h in workers)
+    out: list[str] = []
+    out += _lines("asgi_master_workers", "gauge", "Worker processes by state.",
+                  [(f'{{state="{s}"}}', float(n)) for s, n in sorted(states.items())])
+    out += _lines("asgi_master_workers_target", "gauge", "Workers the master aims for.",
+                  [("", float(master.target))])
+    out += _lines("asgi_master_worker_rss_bytes", "gauge", "Resident memory of each worker.",
+                  [(w[0], w[1]) for w in per_worker])
+    out += _lines("asgi_master_worker_cpu_seconds_total", "counter",
+                  "CPU time (user + system) of each worker.",
+                  [(w[0], w[2]) for w in per_worker])
+    out += _lines("asgi_master_worker_requests_total", "counter",
+                  "Requests served by each live worker.", [(w[0], float(w[3])) for w in per_worker])
+    out += _lines("asgi_master_worker_connections", "gauge",
+                  "Open connections of each worker.", [(w[0], float(w[4])) for w in per_worker])
+    out += _lines("asgi_master_requests_total", "counter",
+                  "Requests served by all workers, exited ones included.",
+                  [("", float(requests))])
+    out += _lines("asgi_master_worker_exits_total", "counter",
+                  "Worker exits: stopped (by the master) or crashed.",
+                  [(f'{{reason="{r}"}}', float(n)) for r, n in sorted(totals.exits.items())])
+    out += _lines("asgi_master_worker_recycles_total", "counter",
+                  "Workers replaced for max_requests, lifetime or memory.",
+                  [(f'{{reason="{r}"}}', float(n)) for r, n in sorted(totals.recycles.items())])
+    out += _lines("asgi_master_reloads_total", "counter", "Rolling reloads by result.",
+                  [(f'{{result="{r}"}}', float(n)) for r, n in sorted(totals.reloads.items())])
+    out += _lines("asgi_master_generation", "gauge",
+                  "Generation of the configuration the workers run.",
+                  [("", float(master.live_generation))])
+    out += ["# HELP asgi_master_request_duration_seconds Request durations, from the first "
+            "byte of the head to the last byte of the response.",
+            "# TYPE asgi_master_request_duration_seconds histogram"]
+    cumulative = 0
+    for bound, count in zip((*DURATION_BUCKETS, float("inf")), buckets, strict=True):
+        cumulative += count
+        le = "+Inf" if bound == float("inf") else f"{bound:g}"
+        out.append(f'asgi_master_request_duration_seconds_bucket{{le="{le}"}} {cumulative}')
+    out.append(f"asgi_master_request_duration_seconds_sum {duration_sum:g}")
+    out.append(f"asgi_master_request_duration_seconds_count {cumulative}")
+    return "\n".join(out) + "\n"
