@@ -160,3 +160,17 @@ def test_body_after_completion_is_an_error():
     writer.body(b"", more=False)
     with pytest.raises(ResponseError):
         writer.body(b"x", more=False)
+
+
+@pytest.mark.parametrize("length", [True, False])
+def test_large_parts_come_as_pieces_that_join_to_the_same_wire(length):
+    big = bytes(range(256)) * 256  # 64 KiB: above the join limit
+    writer = ResponseWriter("GET", "1.1", keep_alive=True)
+    writer.start(200, [(b"content-length", b"%d" % (2 * len(big)))] if length else [])
+    first, second = writer.body(big, more=True), writer.body(big, more=False)
+    assert isinstance(first, tuple)  # the head is not joined to 64 KiB of body
+    if length:
+        assert second is big  # later parts of a sized body go out as they are
+    wire = b"".join(first) + (second if isinstance(second, bytes) else b"".join(second))
+    response, body, _ = parse(wire)
+    assert body == big + big

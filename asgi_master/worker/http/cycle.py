@@ -58,7 +58,8 @@ class RequestCycle:
     """The state of one request between the connection and the app."""
 
     __slots__ = (
-        "_allowed", "body", "body_complete", "body_delivered", "disconnected", "expect_continue",
+        "_allowed", "body", "body_complete", "body_delivered", "body_size", "disconnected",
+        "expect_continue",
         "protocol", "scope", "start_time", "state", "task", "waiter", "writer",
     )
 
@@ -70,7 +71,10 @@ class RequestCycle:
         self.state = ResponseState.AWAIT_START
         self._allowed = _TRANSITIONS[ResponseState.AWAIT_START]
         self.task: asyncio.Task[None] | None = None
-        self.body = bytearray()
+        #: request body received and not yet handed to the app, as the chunks that came in
+        #: (kept apart, not copied together: one chunk goes to the app as it is)
+        self.body: list[bytes] = []
+        self.body_size = 0
         self.body_complete = False
         self.body_delivered = False
         self.disconnected = False
@@ -83,6 +87,13 @@ class RequestCycle:
         self._allowed = _TRANSITIONS[state]
 
     # -- called by the connection ---------------------------------------------------------
+
+    def add_body(self, data: bytes) -> None:
+        """A piece of request body arrived (kept only while the response is not complete)."""
+        if self.state is not ResponseState.COMPLETE:
+            self.body.append(data)
+            self.body_size += len(data)
+        self.wake()
 
     def wake(self) -> None:
         """Body arrived, the body ended or the client left: let a waiting ``receive`` go on."""
@@ -142,8 +153,10 @@ class RequestCycle:
             if not self.body_delivered and (self.body or self.body_complete):
                 break
             await self._wait()
-        data = bytes(self.body)
-        self.body.clear()
+        body = self.body
+        data = body[0] if len(body) == 1 else b"".join(body)
+        body.clear()
+        self.body_size = 0
         more = not self.body_complete
         # once the last part is handed over, later calls wait for the disconnect
         self.body_delivered = not more

@@ -110,6 +110,20 @@ class HTTPProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.idle_since = self.loop.time()
+        cycle = self.cycle
+        if cycle is not None:
+            # the common case of an upload: a Content-Length body with nothing buffered
+            # before it goes to the app as the very bytes object received, uncopied
+            body = self.reader.take_body(data)
+            if body is not None:
+                chunk, data = body
+                cycle.add_body(chunk)
+                if self.reader.request_complete:
+                    cycle.body_complete = True
+                if not data:
+                    if cycle.body_size > READ_HIGH_WATER:
+                        self._pause_reading()
+                    return
         self.reader.feed(data)
         self._pump()
 
@@ -133,7 +147,7 @@ class HTTPProtocol(asyncio.Protocol):
         reader = self.reader
         while not self._closed:
             cycle = self.cycle
-            if cycle is not None and len(cycle.body) > READ_HIGH_WATER:
+            if cycle is not None and cycle.body_size > READ_HIGH_WATER:
                 self._pause_reading()
                 return
             try:
@@ -143,8 +157,7 @@ class HTTPProtocol(asyncio.Protocol):
                 return
             if type(event) is Body:
                 if cycle is not None:
-                    cycle.body += event.data
-                    cycle.wake()
+                    cycle.add_body(event.data)
             elif type(event) is RequestHead:
                 self._start_cycle(event)
                 if reader.request_complete and not reader.buffered:
@@ -336,10 +349,14 @@ class HTTPProtocol(asyncio.Protocol):
 
     # -- writing --------------------------------------------------------------------------
 
-    def write(self, data: bytes) -> None:
-        """Queue bytes on the transport (dropped once the connection is closed)."""
+    def write(self, data: bytes | tuple[bytes, ...]) -> None:
+        """Queue bytes (or pieces to send together) on the transport; dropped once the
+        connection is closed."""
         if not self._closed and self.transport is not None:
-            self.transport.write(data)
+            if isinstance(data, bytes):
+                self.transport.write(data)
+            else:
+                self.transport.writelines(data)
 
     async def drain(self) -> None:
         """Wait until the transport's write buffer is below its low water mark."""

@@ -144,6 +144,22 @@ class RequestReader:
         else:
             self._buffer += data
 
+    def take_body(self, data: bytes) -> tuple[bytes, bytes] | None:
+        """While a Content-Length body is read and nothing is buffered: the part of ``data``
+        that is body (uncopied when it all is) and what follows it; None otherwise (then
+        ``feed`` as usual)."""
+        if self._state is not _State.BODY or self._buffer or not data:
+            return None
+        remaining = self._remaining
+        if len(data) <= remaining:
+            chunk, rest = data, b""
+        else:
+            chunk, rest = data[:remaining], data[remaining:]
+        self._remaining = remaining - len(chunk)
+        if self._remaining == 0:
+            self._state = _State.DONE
+        return chunk, rest
+
     def next_cycle(self) -> None:
         """Allow the next request to be read (the previous response is complete)."""
         if self._state is not _State.DONE:

@@ -31,6 +31,10 @@ STATUS_LINES: Final[dict[int, bytes]] = {
 SERVER_LINE: Final = b"server: asgi-master\r\n"
 _NO_BODY_STATUS: Final = frozenset({204, 304})
 
+#: body parts larger than this are written as separate pieces instead of joined to their
+#: head or chunk framing (a copy of the part)
+_JOIN_LIMIT: Final = 8192
+
 # Validated header names and their lowercase form; apps send the same few names every time.
 _NAME_CACHE: dict[bytes, bytes] = {}
 _NAME_CACHE_MAX: Final = 512
@@ -251,7 +255,7 @@ class ResponseWriter:
         head += (framing_line, connection, b"\r\n")
         return b"".join(head)
 
-    def body(self, data: bytes, more: bool) -> bytes:
+    def body(self, data: bytes, more: bool) -> bytes | tuple[bytes, ...]:
         """The bytes that put this body part on the wire (the head first, the first time).
 
         Raises ResponseError when the part breaks the framing; if that happens on the first
@@ -281,10 +285,15 @@ class ResponseWriter:
             return head
         self.body_bytes += size
         if framing is _Framing.CHUNKED:
+            end = b"" if more else (b"0\r\n" if trailers_follow else b"0\r\n\r\n")
+            if size > _JOIN_LIMIT:
+                # large parts are not copied into their framing: the transport writes the
+                # pieces with one vectored send
+                return (head + b"%x\r\n" % size, data, b"\r\n" + end)
             chunk = b"%x\r\n%s\r\n" % (size, data) if size else b""
-            if more:
-                return head + chunk
-            return head + chunk + (b"0\r\n" if trailers_follow else b"0\r\n\r\n")
+            return head + chunk + end
+        if first and size > _JOIN_LIMIT:
+            return (head, data)
         return head + data if first else data
 
     def trailer_fields(self, headers: Iterable[Iterable[bytes]], more: bool) -> bytes:

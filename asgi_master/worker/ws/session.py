@@ -370,7 +370,7 @@ class WebSocketSession:
             data = writer.body(bytes(body), more)
         except ResponseError as exc:
             raise ASGIMessageError(f"websocket.http.response.body: {exc}") from None
-        self._out.append(data)
+        self._out.append(data if isinstance(data, bytes) else b"".join(data))
         self.bytes_sent += len(body)
         if not more:
             self._app_closed = True
