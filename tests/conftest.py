@@ -77,6 +77,10 @@ class Server:
         self._seen.update(c.pid for c in live)
         return live
 
+    def worker_pids(self) -> set[int]:
+        """The PIDs of ``workers()``."""
+        return {p.pid for p in self.workers()}
+
     def wait_ready(self, workers: int = 1, timeout: float = 20.0) -> None:
         """Wait until the master logged that ``workers`` workers serve, and the port answers."""
         def ready() -> bool:

@@ -19,22 +19,6 @@ from tests.conftest import ROOT, wait_for
 pytestmark = pytest.mark.timeout(60)
 
 
-def worker_pids(server) -> set[int]:
-    """PIDs of the master's live workers. Unlike ``server.workers()`` this tolerates a worker
-    that exits while it is being listed (polling while workers come and go)."""
-    try:
-        children = psutil.Process(server.pid).children()
-    except psutil.NoSuchProcess:
-        return set()
-    pids = set()
-    for child in children:
-        try:
-            if child.status() != psutil.STATUS_ZOMBIE:
-                pids.add(child.pid)
-        except psutil.NoSuchProcess:
-            continue
-    server._seen.update(pids)
-    return pids
 
 
 def test_example_app_answers_200(start_server):
@@ -67,7 +51,7 @@ def test_killed_worker_is_replaced_and_its_death_explained(start_server):
     server.wait_ready(workers=2)
     victim = server.workers()[0].pid
     os.kill(victim, signal.SIGKILL)
-    wait_for(lambda: len(worker_pids(server) - {victim}) == 2, timeout=10,
+    wait_for(lambda: len(server.worker_pids() - {victim}) == 2, timeout=10,
              what="a replacement worker")
     wait_for(lambda: server.log.count(") ready") >= 3, timeout=20, what="replacement ready")
     assert f"(pid {victim}) killed by SIGKILL (out of memory?" in server.log
@@ -149,12 +133,12 @@ def test_ttin_and_ttou_change_the_number_of_workers(start_server):
     server = start_server("examples.hello:app", "--workers", "2")
     server.wait_ready(workers=2)
     server.signal(signal.SIGTTIN)
-    wait_for(lambda: len(worker_pids(server)) == 3, timeout=10, what="a third worker")
+    wait_for(lambda: len(server.worker_pids()) == 3, timeout=10, what="a third worker")
     # standard signals do not queue: a second TTOU sent at once may merge with the first
     server.signal(signal.SIGTTOU)
-    wait_for(lambda: len(worker_pids(server)) == 2, timeout=15, what="back to two workers")
+    wait_for(lambda: len(server.worker_pids()) == 2, timeout=15, what="back to two workers")
     server.signal(signal.SIGTTOU)
-    wait_for(lambda: len(worker_pids(server)) == 1, timeout=15, what="one worker left")
+    wait_for(lambda: len(server.worker_pids()) == 1, timeout=15, what="one worker left")
 
 
 def test_blocked_worker_is_aborted_with_its_stack_logged_and_replaced(start_server):
@@ -163,7 +147,7 @@ def test_blocked_worker_is_aborted_with_its_stack_logged_and_replaced(start_serv
     blocked = server.workers()[0].pid
     with pytest.raises(httpx.HTTPError):
         httpx.get(server.url("/block?s=60"), timeout=20)
-    wait_for(lambda: worker_pids(server) - {blocked}, timeout=20,
+    wait_for(lambda: server.worker_pids() - {blocked}, timeout=20,
              what="replacement of the blocked worker")
     log = server.log
     assert "sent no heartbeat" in log

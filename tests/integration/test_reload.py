@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
 from tests.conftest import wait_for
@@ -16,22 +15,6 @@ from tests.integration.load import LoadLoop
 pytestmark = pytest.mark.timeout(120)
 
 
-def worker_pids(server) -> set[int]:
-    """PIDs of the master's live workers. Unlike ``server.workers()`` this tolerates a worker
-    that exits while it is being listed (polling while workers come and go)."""
-    try:
-        children = psutil.Process(server.pid).children()
-    except psutil.NoSuchProcess:
-        return set()
-    pids = set()
-    for child in children:
-        try:
-            if child.status() != psutil.STATUS_ZOMBIE:
-                pids.add(child.pid)
-        except psutil.NoSuchProcess:
-            continue
-    server._seen.update(pids)
-    return pids
 
 APP_V1 = '''
 import os
@@ -58,7 +41,7 @@ def reloads_done(server, count: int) -> bool:
 def test_three_hups_under_load_lose_nothing_and_replace_every_worker(start_server, tmp_path):
     server = start_server("tests.apps.basic:app", "--workers", "2", "--graceful-timeout", "10")
     server.wait_ready(workers=2)
-    before = worker_pids(server)
+    before = server.worker_pids()
     with LoadLoop(server.url("/")) as load:
         wait_for(lambda: load.result.ok > 50, timeout=20, what="load running")
         for number in (1, 2, 3):
@@ -73,7 +56,7 @@ def test_three_hups_under_load_lose_nothing_and_replace_every_worker(start_serve
           f"{len(result.pids)} worker pids")
     assert result.failures == []
     assert result.ok > 100
-    after = worker_pids(server)
+    after = server.worker_pids()
     assert len(after) == 2 and not (after & before)
     assert "Reload failed" not in server.log
 
@@ -83,7 +66,7 @@ def test_hup_with_broken_code_keeps_old_workers_then_a_fixed_hup_succeeds(start_
     write_app(tmp_path, "v1")
     server = start_server("reloadable:app", "--app-dir", str(tmp_path), "--workers", "2")
     server.wait_ready(workers=2)
-    old = worker_pids(server)
+    old = server.worker_pids()
     with LoadLoop(server.url("/")) as load:
         wait_for(lambda: load.result.ok > 20, timeout=20, what="load running")
         (tmp_path / "reloadable.py").write_text("raise ImportError('half-deployed release')\n")
@@ -91,7 +74,7 @@ def test_hup_with_broken_code_keeps_old_workers_then_a_fixed_hup_succeeds(start_
         wait_for(lambda: "Reload failed" in server.log, timeout=40, what="reload to fail")
         served = load.result.ok
         wait_for(lambda: load.result.ok > served + 20, timeout=20, what="still serving")
-        assert worker_pids(server) == old
+        assert server.worker_pids() == old
         write_app(tmp_path, "v2")
         server.signal(signal.SIGHUP)
         wait_for(lambda: reloads_done(server, 1), timeout=40, what="the fixed reload")
@@ -99,7 +82,7 @@ def test_hup_with_broken_code_keeps_old_workers_then_a_fixed_hup_succeeds(start_
                  what="new code serving")
     assert load.result.failures == []
     assert "half-deployed release" in server.log
-    assert not (worker_pids(server) & old)
+    assert not (server.worker_pids() & old)
 
 
 def test_hup_with_an_invalid_config_file_changes_nothing(start_server, tmp_path):
@@ -107,13 +90,13 @@ def test_hup_with_an_invalid_config_file_changes_nothing(start_server, tmp_path)
     config.write_text('app = "tests.apps.basic:app"\nworkers = 2\n')
     server = start_server("-c", str(config))
     server.wait_ready(workers=2)
-    old = worker_pids(server)
+    old = server.worker_pids()
     config.write_text('app = "tests.apps.basic:app"\nworkers = "many"\n')
     server.signal(signal.SIGHUP)
     wait_for(lambda: "Reload refused" in server.log, timeout=20, what="reload refused")
     assert f'{config}:2: workers = "many"' in server.log
     time.sleep(1)  # nothing should happen; there is no deadline being raced here
-    assert worker_pids(server) == old
+    assert server.worker_pids() == old
     assert httpx.get(server.url("/")).status_code == 200
 
 
@@ -124,7 +107,7 @@ def test_hup_applies_a_changed_worker_count(start_server, tmp_path):
     server.wait_ready(workers=1)
     config.write_text('app = "tests.apps.basic:app"\nworkers = 3\n')
     server.signal(signal.SIGHUP)
-    wait_for(lambda: len(worker_pids(server)) == 3 and reloads_done(server, 1), timeout=40,
+    wait_for(lambda: len(server.worker_pids()) == 3 and reloads_done(server, 1), timeout=40,
              what="three workers after reload")
 
 
@@ -132,11 +115,11 @@ def test_max_requests_recycles_workers_under_load_without_failures(start_server)
     server = start_server("tests.apps.basic:app", "--workers", "2", "--max-requests", "50",
                           "--max-requests-jitter", "10")
     server.wait_ready(workers=2)
-    first = worker_pids(server)
+    first = server.worker_pids()
     with LoadLoop(server.url("/")) as load:
         wait_for(lambda: server.log.count("asks to be replaced") >= 4, timeout=60,
                  what="several recycles")
     assert load.result.failures == []
     assert len(load.result.pids) >= 4  # answers came from recycled workers too
-    wait_for(lambda: not first & worker_pids(server), timeout=30,
+    wait_for(lambda: not first & server.worker_pids(), timeout=30,
              what="both first workers replaced")

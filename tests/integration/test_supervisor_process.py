@@ -24,21 +24,6 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="switching the workers' user needs a root master")
 
 
-def worker_pids(server) -> set[int]:
-    """PIDs of the master's live workers (a worker exiting while listed is skipped)."""
-    try:
-        children = psutil.Process(server.pid).children()
-    except psutil.NoSuchProcess:
-        return set()
-    pids = set()
-    for child in children:
-        try:
-            if child.status() != psutil.STATUS_ZOMBIE:
-                pids.add(child.pid)
-        except psutil.NoSuchProcess:
-            continue
-    server._seen.update(pids)
-    return pids
 
 
 @needs_root
@@ -46,7 +31,7 @@ def test_workers_run_as_nobody_while_the_master_keeps_root(start_server):
     nobody = pwd.getpwnam("nobody")
     server = start_server("tests.apps.basic:app", "--workers", "2", "--user", "nobody")
     server.wait_ready(workers=2)
-    for pid in worker_pids(server):
+    for pid in server.worker_pids():
         process = psutil.Process(pid)
         assert process.uids() == (nobody.pw_uid,) * 3
         assert process.gids() == (nobody.pw_gid,) * 3
@@ -61,7 +46,7 @@ def test_group_overrides_the_users_primary_group(start_server):
     server = start_server("tests.apps.basic:app", "--workers", "1",
                           "--user", "nobody", "--group", group)
     server.wait_ready()
-    (pid,) = worker_pids(server)
+    (pid,) = server.worker_pids()
     assert psutil.Process(pid).gids().effective == gid
     assert httpx.get(server.url("/")).status_code == 200
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
 from tests.conftest import wait_for
@@ -30,34 +29,19 @@ async def app(scope, receive, send):
 '''
 
 
-def worker_pids(server) -> set[int]:
-    """PIDs of the master's live workers (a worker exiting while listed is skipped)."""
-    try:
-        children = psutil.Process(server.pid).children()
-    except psutil.NoSuchProcess:
-        return set()
-    pids = set()
-    for child in children:
-        try:
-            if child.status() != psutil.STATUS_ZOMBIE:
-                pids.add(child.pid)
-        except psutil.NoSuchProcess:
-            continue
-    server._seen.update(pids)
-    return pids
 
 
 def test_max_worker_lifetime_recycles_workers_one_by_one_under_load(start_server):
     server = start_server("tests.apps.basic:app", "--workers", "2",
                           "--max-worker-lifetime", "3", "--max-worker-lifetime-jitter", "1")
     server.wait_ready(workers=2)
-    first = worker_pids(server)
+    first = server.worker_pids()
     with LoadLoop(server.url("/")) as load:
         wait_for(lambda: server.log.count("max_worker_lifetime reached") >= 3, timeout=60,
                  what="three lifetime recycles")
     assert load.result.failures == []
     assert load.result.ok > 50
-    wait_for(lambda: not first & worker_pids(server), timeout=30, what="first workers gone")
+    wait_for(lambda: not first & server.worker_pids(), timeout=30, what="first workers gone")
     assert "will be recycled: max_worker_lifetime reached (up " in server.log
 
 
@@ -72,7 +56,7 @@ def test_worker_over_max_worker_memory_is_replaced_without_failed_requests(start
     with LoadLoop(server.url("/")) as load:
         wait_for(lambda: load.result.ok > 20, timeout=20, what="load running")
         hog = int(httpx.get(server.url("/hog"), timeout=20).text.removeprefix("pid="))
-        wait_for(lambda: hog not in worker_pids(server), timeout=40,
+        wait_for(lambda: hog not in server.worker_pids(), timeout=40,
                  what="the worker over the limit replaced")
         served = load.result.ok
         wait_for(lambda: load.result.ok > served + 20, timeout=20, what="serving afterwards")
@@ -80,4 +64,4 @@ def test_worker_over_max_worker_memory_is_replaced_without_failed_requests(start
     log = server.log
     assert f"(pid {hog}) will be recycled: max_worker_memory exceeded ({kind.upper()} " in log
     assert "> 60 MiB)" in log
-    assert len(worker_pids(server)) == 2
+    assert len(server.worker_pids()) == 2

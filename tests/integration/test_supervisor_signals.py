@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
 from tests.conftest import wait_for
@@ -17,21 +16,6 @@ from tests.conftest import wait_for
 pytestmark = pytest.mark.timeout(90)
 
 
-def worker_pids(server) -> set[int]:
-    """PIDs of the master's live workers (a worker exiting while listed is skipped)."""
-    try:
-        children = psutil.Process(server.pid).children()
-    except psutil.NoSuchProcess:
-        return set()
-    pids = set()
-    for child in children:
-        try:
-            if child.status() != psutil.STATUS_ZOMBIE:
-                pids.add(child.pid)
-        except psutil.NoSuchProcess:
-            continue
-    server._seen.update(pids)
-    return pids
 
 
 def text(path: Path) -> str:
@@ -49,7 +33,7 @@ def test_usr1_reopens_moved_log_files_in_master_and_workers(start_server, tmp_pa
                           "--error-log", str(error_log), "--access-log-file", str(access_log))
     wait_for(lambda: text(error_log).count(") ready") >= 2 and "Ready:" in text(error_log),
              timeout=20, what="workers ready (in the error log file)")
-    workers = worker_pids(server)
+    workers = server.worker_pids()
     assert len(workers) == 2
     with httpx.Client() as client:
         assert client.get(server.url("/")).status_code == 200
@@ -83,18 +67,18 @@ def test_winch_stops_all_workers_and_keeps_the_master_until_ttin_and_hup(start_s
                                                                          own_session):
     server = start_server("tests.apps.basic:app", "--workers", "2")
     server.wait_ready(workers=2)
-    first = worker_pids(server)
+    first = server.worker_pids()
     server.signal(signal.SIGWINCH)
-    wait_for(lambda: not worker_pids(server), timeout=30, what="every worker stopped")
+    wait_for(lambda: not server.worker_pids(), timeout=30, what="every worker stopped")
     assert server.proc.poll() is None
     assert "SIGWINCH: stopping all 2 worker(s) gracefully" in server.log
     assert f"(pid {min(first)}) exited normally" in server.log
 
     server.signal(signal.SIGTTIN)
-    wait_for(lambda: len(worker_pids(server)) == 1, timeout=20, what="one worker back")
+    wait_for(lambda: len(server.worker_pids()) == 1, timeout=20, what="one worker back")
     wait_for(lambda: _answers(server), timeout=20, what="serving again")
     server.signal(signal.SIGHUP)
-    wait_for(lambda: len(worker_pids(server)) == 2 and "Reload complete" in server.log,
+    wait_for(lambda: len(server.worker_pids()) == 2 and "Reload complete" in server.log,
              timeout=40, what="the configured two workers after SIGHUP")
     assert _answers(server)
     server.signal(signal.SIGTERM)
