@@ -10,9 +10,16 @@ rotation moved them away; each process reopens its own, the master first.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import logging.config
 import os
 import sys
+import tomllib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import Config
 
 ERROR_LOGGER = "asgi_master.error"
 ACCESS_LOGGER = "asgi_master.access"
@@ -126,3 +133,32 @@ def reopen() -> list[str]:
                 handler.reopen()
                 reopened.append(handler.path)
     return reopened
+
+
+def read_log_config(path: str) -> dict[str, Any]:
+    """A ``logging.config.dictConfig`` dictionary from a TOML or JSON file; ValueError (with
+    the reason) when it cannot be one."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise ValueError(f"cannot read it: {exc.strerror}") from None
+    is_json = path.endswith(".json")
+    try:
+        loaded = json.loads(data) if is_json else tomllib.loads(data.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"not valid {'JSON' if is_json else 'TOML'}: {exc}") from None
+    if not isinstance(loaded, dict) or loaded.get("version") != 1:
+        raise ValueError("expected a logging dictConfig table with version = 1")
+    # our own loggers stay unless the file configures them
+    loaded.setdefault("disable_existing_loggers", False)
+    return loaded
+
+
+def setup(config: Config) -> None:
+    """The logs as ``config`` asks: handlers and files, then ``log_config`` applied on top."""
+    configure(config.log_level, config.access_log, config.error_log, config.access_log_file,
+              access_json=config.log_format == "json")
+    if config.log_config:
+        logging.config.dictConfig(read_log_config(config.log_config))
+

@@ -27,6 +27,18 @@ _FILES = ("certfile", "keyfile", "ca_certs")
 def check(config: Config) -> None:
     """Raise ConfigError for the first problem found across the settings."""
     validate_tls(config)
+    validate_log_config(config)
+
+
+def validate_log_config(config: Config) -> None:
+    """``log_config`` names a readable TOML/JSON dictConfig table."""
+    if config.log_config:
+        from ..logs import read_log_config
+
+        try:
+            read_log_config(config.log_config)
+        except ValueError as exc:
+            _fail(config, "log_config", str(exc))
 
 
 def _fail(config: Config, name: str, problem: str) -> NoReturn:

@@ -221,6 +221,13 @@ class Config:
         "Access-log lines as `text` (`access_log_format`) or `json`: one object per line with "
         "the keys time, client, method, path, query, protocol, status, bytes, duration_ms, "
         "referer, user_agent.")
+    log_config: str | None = setting(
+        Str(optional=True, metavar="FILE"), None, "logging",
+        "A logging configuration (a `logging.config.dictConfig` table, `version = 1`) in a "
+        "TOML or `.json` file, applied in the master and every worker after the settings "
+        "above: extra handlers, other formats, app loggers. Loggers it does not name keep "
+        "working (`disable_existing_loggers` defaults to false here). Use WatchedFileHandler "
+        "for files rotated by logrotate; USR1 reopens only asgi-master's own files.")
     # -- tls
     certfile: str | None = setting(
         Str(optional=True, metavar="FILE"), None, "tls",

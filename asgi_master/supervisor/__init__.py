@@ -62,8 +62,7 @@ def run(config: Config, reload_config: Callable[[], Config], launch: Launch | No
         log.error("%s", exc)
         return 1
     try:
-        logs.configure(config.log_level, config.access_log, config.error_log,
-                       config.access_log_file, access_json=config.log_format == "json")
+        logs.setup(config)
     except OSError as exc:
         log.error("cannot open log file %s: %s", exc.filename, exc.strerror)
         return 1

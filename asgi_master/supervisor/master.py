@@ -220,8 +220,7 @@ class Master:
         self.credentials = credentials
         self.recycler.config = config
         self.target = config.workers
-        logs.configure(config.log_level, config.access_log, config.error_log,
-                       config.access_log_file, access_json=config.log_format == "json")
+        logs.setup(config)
         privileges.hand_over(logs.log_files(), credentials)
 
     def handle_usr1(self) -> None:

@@ -24,8 +24,8 @@ import uvloop
 
 from ..channel import ChannelWriter, Kind
 from ..config import Config
-from ..logs import configure as configure_logs
 from ..logs import reopen as reopen_logs
+from ..logs import setup as setup_logs
 from .app import AppLoadError, load_app
 from .context import ServerContext
 from .http.cycle import ASGIApp
@@ -66,8 +66,7 @@ def run_worker(config: Config, listeners: list[socket.socket], channel_fd: int,
     setproctitle.setproctitle(f"asgi-master: worker {worker_id} [{config.title_name}]")
     _die_with_parent(master_pid)
     faulthandler.enable(file=sys.stderr, all_threads=True)
-    configure_logs(config.log_level, config.access_log, config.error_log,
-                   config.access_log_file, access_json=config.log_format == "json")
+    setup_logs(config)
     channel = ChannelWriter(channel_fd)
     try:
         app = load_app(config.app or "", config.app_dir, config.interface,
