@@ -131,6 +131,11 @@ class Config:
         Seconds(0), 30.0, "workers",
         "On a graceful stop, how long workers may take to finish requests in flight before they "
         "are killed.")
+    reload: bool = setting(
+        Bool(), False, "workers",
+        "Development: watch the source files under `app_dir` (and the config file) and roll "
+        "out a reload, as SIGHUP does, when one changes. Polls once a second; skips virtual "
+        "environments, caches and hidden directories.")
     reload_batch: int = setting(
         Int(1, 1024), 1, "workers",
         "During a rolling reload (SIGHUP), how many new workers boot at once. Each old worker is "

@@ -33,6 +33,7 @@ from .metrics import MetricsEndpoint, Totals, parse_histogram
 from .pidfile import restore_pidfile
 from .privileges import Credentials, PrivilegeError
 from .recycling import Recycler
+from .reloader import SourceWatcher
 from .replacement import RollingRestart
 from .signals import SignalQueue, blocked_for_fork, in_terminal_foreground
 from .sockets import Listener
@@ -82,6 +83,8 @@ class Master:
         self.replacements = RollingRestart(self)
         #: counters kept across worker lifetimes, for the metrics endpoint
         self.totals = Totals()
+        self.watcher = (SourceWatcher(config.app_dir, tuple(filter(None, [config.config_file])))
+                        if config.reload else None)
         self.metrics: MetricsEndpoint | None = None
         self.recycler = Recycler(config)
         self._config_before_rollout = config
@@ -134,6 +137,7 @@ class Master:
                     break
                 continue
             self._check_heartbeats(now)
+            self._watch_sources(now)
             self._recycle(now)
             self.replacements.advance(now, self.config.reload_batch,
                                       self.config.worker_boot_timeout)
@@ -445,6 +449,16 @@ class Master:
             self.begin_stop(graceful=False)
             return
         self.note_crash(handle)
+
+    def _watch_sources(self, now: float) -> None:
+        """``reload = true``: a changed source file rolls out a reload."""
+        if self.watcher is None:
+            return
+        changed = self.watcher.changed(now)
+        if changed:
+            log.info("reload: %s changed%s; rolling reload", changed[0],
+                     f" (and {len(changed) - 1} more)" if len(changed) > 1 else "")
+            self.handle_hup()
 
     def _count_exit(self, handle: WorkerHandle) -> None:
         """Fold an exited worker's figures into the totals the metrics report."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from pathlib import Path
@@ -123,3 +124,18 @@ def test_max_requests_recycles_workers_under_load_without_failures(start_server)
     assert len(load.result.pids) >= 4  # answers came from recycled workers too
     wait_for(lambda: not first & server.worker_pids(), timeout=30,
              what="both first workers replaced")
+
+
+def test_reload_setting_rolls_out_edited_code(start_server, tmp_path):
+    write_app(tmp_path, "v1")
+    server = start_server("reloadable:app", "--app-dir", str(tmp_path), "--workers", "1",
+                          "--reload")
+    server.wait_ready()
+    assert httpx.get(server.url("/")).text.endswith("v1")
+    write_app(tmp_path, "v2")
+    path = tmp_path / "reloadable.py"
+    stat = path.stat()
+    os.utime(path, (stat.st_atime, stat.st_mtime + 5))  # a new mtime even on coarse clocks
+    wait_for(lambda: httpx.get(server.url("/")).text.endswith("v2"), timeout=30,
+             what="the edited code serving")
+    assert "reload: " in server.log and "reloadable.py changed" in server.log
