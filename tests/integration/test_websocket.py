@@ -309,3 +309,21 @@ def test_a_server_shutdown_closes_websockets_with_1001(start_server, tmp_path):
     assert info.value.rcvd.code == 1001
     assert srv.wait_exit(timeout=30) == 0
     assert json.loads(target.read_text())["code"] == 1001
+
+
+def test_echo_over_tls(start_server, tmp_path):
+    trustme = pytest.importorskip("trustme")
+    import ssl
+
+    ca = trustme.CA()
+    certfile, cafile = tmp_path / "server.pem", tmp_path / "ca.pem"
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(certfile))
+    ca.cert_pem.write_to_path(str(cafile))
+    server = start_server("tests.apps.ws:app", "--workers", "1", "--certfile", str(certfile))
+    server.wait_ready()
+    context = ssl.create_default_context(cafile=str(cafile))
+    with connect(f"wss://127.0.0.1:{server.port}/", ssl=context, open_timeout=10) as ws:
+        ws.send("over tls")
+        assert ws.recv(timeout=10) == "over tls"
+        ws.send(b"\x00" * 100_000)
+        assert ws.recv(timeout=10) == b"\x00" * 100_000
