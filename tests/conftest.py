@@ -36,6 +36,14 @@ def wait_for(predicate, timeout: float, interval: float = 0.05, what: str = "con
         time.sleep(interval)
 
 
+def _is_file_watcher(process: psutil.Process) -> bool:
+    try:
+        cmdline = " ".join(process.cmdline())
+    except psutil.Error:
+        return False
+    return "file watcher" in cmdline or "asgi_master.supervisor.filewatch" in cmdline
+
+
 class Server:
     """A running ``asgi-master`` master process and the files its output goes to."""
 
@@ -61,7 +69,7 @@ class Server:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def workers(self) -> list[psutil.Process]:
+    def children(self) -> list[psutil.Process]:
         """The master's live child processes (and remember them for cleanup)."""
         try:
             children = psutil.Process(self.pid).children()
@@ -76,6 +84,14 @@ class Server:
                 continue  # exited while being listed: workers come and go during reloads
         self._seen.update(c.pid for c in live)
         return live
+
+    def workers(self) -> list[psutil.Process]:
+        """The master's live workers: its children but the ``reload`` file watcher."""
+        return [c for c in self.children() if not _is_file_watcher(c)]
+
+    def file_watcher(self) -> psutil.Process | None:
+        """The ``reload = true`` watchfiles process, if one runs."""
+        return next((c for c in self.children() if _is_file_watcher(c)), None)
 
     def worker_pids(self) -> set[int]:
         """The PIDs of ``workers()``."""

@@ -8,6 +8,7 @@ with one line naming the setting instead of every worker failing at boot.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import ssl
@@ -28,6 +29,9 @@ def check(config: Config) -> None:
     """Raise ConfigError for the first problem found across the settings."""
     validate_tls(config)
     validate_log_config(config)
+    if config.reload_watcher == "watchfiles" and importlib.util.find_spec("watchfiles") is None:
+        _fail(config, "reload_watcher",
+              "the watchfiles package is not installed (pip install asgi-master[reload])")
 
 
 def validate_log_config(config: Config) -> None:

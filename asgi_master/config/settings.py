@@ -134,8 +134,14 @@ class Config:
     reload: bool = setting(
         Bool(), False, "workers",
         "Development: watch the source files under `app_dir` (and the config file) and roll "
-        "out a reload, as SIGHUP does, when one changes. Polls once a second; skips virtual "
-        "environments, caches and hidden directories.")
+        "out a reload, as SIGHUP does, when one changes. Skips virtual environments, caches "
+        "and hidden directories. How it watches: `reload_watcher`.")
+    reload_watcher: str = setting(
+        Choice("auto", "watchfiles", "poll"), "auto", "workers",
+        "How `reload` notices changes. `watchfiles`: file-system events (inotify) through the "
+        "watchfiles package (`pip install asgi-master[reload]`), in a child process of the "
+        "master. `poll`: the master compares modification times once a second (works on any "
+        "file system, including network mounts). `auto`: watchfiles if installed, else poll.")
     reload_batch: int = setting(
         Int(1, 1024), 1, "workers",
         "During a rolling reload (SIGHUP), how many new workers boot at once. Each old worker is "

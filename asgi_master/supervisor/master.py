@@ -33,7 +33,7 @@ from .metrics import MetricsEndpoint, Totals, parse_histogram
 from .pidfile import restore_pidfile
 from .privileges import Credentials, PrivilegeError
 from .recycling import Recycler
-from .reloader import SourceWatcher
+from .reloader import PollingWatcher, Watcher, start_watcher
 from .replacement import RollingRestart
 from .signals import SignalQueue, blocked_for_fork, in_terminal_foreground
 from .sockets import Listener
@@ -83,8 +83,7 @@ class Master:
         self.replacements = RollingRestart(self)
         #: counters kept across worker lifetimes, for the metrics endpoint
         self.totals = Totals()
-        self.watcher = (SourceWatcher(config.app_dir, tuple(filter(None, [config.config_file])))
-                        if config.reload else None)
+        self.watcher: Watcher | None = None
         self.metrics: MetricsEndpoint | None = None
         self.recycler = Recycler(config)
         self._config_before_rollout = config
@@ -112,12 +111,17 @@ class Master:
             log.info("Listening on %s", listener.describe())
         log.info("Master %d starting %d worker(s) of %s", self.pid, self.target,
                  self.config.app)
+        if self.config.reload:
+            self.watcher = start_watcher(self.config)
+            log.info("reload: %s", self.watcher.describe())
         self._converge(time.monotonic())
         try:
             self._loop()
         finally:
             if self.metrics is not None:
                 self.metrics.close()
+            if self.watcher is not None:
+                self.watcher.close()
         log.info("Master %d exiting with status %d", self.pid, self.exit_status)
         return self.exit_status
 
@@ -148,6 +152,8 @@ class Master:
         fds = [self.signals.fd] + [h.channel.fd for h in self.workers.values() if h.channel_open]
         if self.metrics is not None:
             fds += self.metrics.fds
+        if self.watcher is not None:
+            fds += self.watcher.fds
         timeout = 1.0
         watchdog = self.notifier.watchdog_due_in(time.monotonic())
         if watchdog is not None:
@@ -409,8 +415,23 @@ class Master:
                 self._worker_exited(handle, status)
             elif pid == self.successor_pid:
                 self._successor_exited(status)
+            elif self.watcher is not None and pid == self.watcher.pid:
+                self._watcher_exited(status)
             else:
                 log.debug("Reaped process %d (%s)", pid, describe_exit(status))
+
+    def _watcher_exited(self, status: int) -> None:
+        """The watchfiles process died: go on watching by polling."""
+        watcher = self.watcher
+        assert watcher is not None and not isinstance(watcher, PollingWatcher)
+        if self.stopping:  # e.g. systemd sent TERM to every process of the unit
+            watcher.exited(status)
+            return
+        log.warning("reload: the file watcher (pid %s) %s; polling from now on", watcher.pid,
+                    describe_exit(status))
+        watcher.exited(status)
+        watcher.close()
+        self.watcher = PollingWatcher(watcher.root, watcher.extra)
 
     def _successor_exited(self, status: int) -> None:
         """The new master started by SIGUSR2 is gone; before it took over, the upgrade failed."""
@@ -456,8 +477,8 @@ class Master:
             return
         changed = self.watcher.changed(now)
         if changed:
-            log.info("reload: %s changed%s; rolling reload", changed[0],
-                     f" (and {len(changed) - 1} more)" if len(changed) > 1 else "")
+            log.info("reload: %s changed%s; rolling reload", ", ".join(changed[:3]),
+                     f" (and {len(changed) - 3} more)" if len(changed) > 3 else "")
             self.handle_hup()
 
     def _count_exit(self, handle: WorkerHandle) -> None:

@@ -126,16 +126,65 @@ def test_max_requests_recycles_workers_under_load_without_failures(start_server)
              what="both first workers replaced")
 
 
-def test_reload_setting_rolls_out_edited_code(start_server, tmp_path):
-    write_app(tmp_path, "v1")
-    server = start_server("reloadable:app", "--app-dir", str(tmp_path), "--workers", "1",
-                          "--reload")
-    server.wait_ready()
-    assert httpx.get(server.url("/")).text.endswith("v1")
-    write_app(tmp_path, "v2")
-    path = tmp_path / "reloadable.py"
+def wait_until_watching(server, directory: Path) -> None:
+    """The watcher starts beside the workers: touch a probe file until a change is seen."""
+    probe = directory / "probe.py"
+
+    def seen() -> bool:
+        probe.write_text(f"# {time.monotonic()}\n")
+        return "probe.py changed" in server.log
+
+    wait_for(seen, timeout=30, interval=1.0, what="the file watcher to report a change")
+    wait_for(lambda: reloads_done(server, 1), timeout=30, what="the probe's reload")
+
+
+def edit_app(directory: Path, version: str) -> None:
+    write_app(directory, version)
+    path = directory / "reloadable.py"
     stat = path.stat()
     os.utime(path, (stat.st_atime, stat.st_mtime + 5))  # a new mtime even on coarse clocks
+
+
+@pytest.mark.parametrize("watcher", ["watchfiles", "poll"])
+def test_reload_setting_rolls_out_edited_code(start_server, tmp_path, watcher):
+    write_app(tmp_path, "v1")
+    server = start_server("reloadable:app", "--app-dir", str(tmp_path), "--workers", "1",
+                          "--reload", "--reload-watcher", watcher)
+    server.wait_ready()
+    assert ("with watchfiles" if watcher == "watchfiles" else "polling") in server.log
+    assert (server.file_watcher() is not None) == (watcher == "watchfiles")
+    assert httpx.get(server.url("/")).text.endswith("v1")
+    wait_until_watching(server, tmp_path)
+    edit_app(tmp_path, "v2")
     wait_for(lambda: httpx.get(server.url("/")).text.endswith("v2"), timeout=30,
              what="the edited code serving")
     assert "reload: " in server.log and "reloadable.py changed" in server.log
+
+
+def test_reload_falls_back_to_polling_when_the_file_watcher_dies(start_server, tmp_path):
+    write_app(tmp_path, "v1")
+    server = start_server("reloadable:app", "--app-dir", str(tmp_path), "--workers", "1",
+                          "--reload", "--reload-watcher", "watchfiles")
+    server.wait_ready()
+    watcher = server.file_watcher()
+    assert watcher is not None
+    os.kill(watcher.pid, signal.SIGKILL)
+    wait_for(lambda: "polling from now on" in server.log, timeout=20,
+             what="the master to notice the watcher is gone")
+    assert server.worker_pids(), "the workers kept serving"
+    edit_app(tmp_path, "v2")
+    wait_for(lambda: httpx.get(server.url("/")).text.endswith("v2"), timeout=30,
+             what="the edited code serving after the fallback")
+
+
+def test_the_file_watcher_exits_with_the_master(start_server, tmp_path):
+    write_app(tmp_path, "v1")
+    server = start_server("reloadable:app", "--app-dir", str(tmp_path), "--workers", "1",
+                          "--reload", "--reload-watcher", "watchfiles")
+    server.wait_ready()
+    watcher = server.file_watcher()
+    assert watcher is not None
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(timeout=30) == 0
+    wait_for(lambda: not watcher.is_running() or watcher.status() == "zombie", timeout=10,
+             what="the file watcher to exit")
