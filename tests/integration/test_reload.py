@@ -145,12 +145,18 @@ def edit_app(directory: Path, version: str) -> None:
     os.utime(path, (stat.st_atime, stat.st_mtime + 5))  # a new mtime even on coarse clocks
 
 
-@pytest.mark.parametrize("watcher", ["watchfiles", "poll"])
-def test_reload_setting_rolls_out_edited_code(start_server, tmp_path, watcher):
-    write_app(tmp_path, "v1")
-    server = start_server("reloadable:app", "--app-dir", str(tmp_path), "--workers", "1",
+def reloading_server(start_server, directory: Path, watcher: str):
+    """One worker serving reloadable.py "v1" with ``--reload``, ready."""
+    write_app(directory, "v1")
+    server = start_server("reloadable:app", "--app-dir", str(directory), "--workers", "1",
                           "--reload", "--reload-watcher", watcher)
     server.wait_ready()
+    return server
+
+
+@pytest.mark.parametrize("watcher", ["watchfiles", "poll"])
+def test_reload_setting_rolls_out_edited_code(start_server, tmp_path, watcher):
+    server = reloading_server(start_server, tmp_path, watcher)
     assert ("with watchfiles" if watcher == "watchfiles" else "polling") in server.log
     assert (server.file_watcher() is not None) == (watcher == "watchfiles")
     assert httpx.get(server.url("/")).text.endswith("v1")
@@ -162,10 +168,7 @@ def test_reload_setting_rolls_out_edited_code(start_server, tmp_path, watcher):
 
 
 def test_reload_falls_back_to_polling_when_the_file_watcher_dies(start_server, tmp_path):
-    write_app(tmp_path, "v1")
-    server = start_server("reloadable:app", "--app-dir", str(tmp_path), "--workers", "1",
-                          "--reload", "--reload-watcher", "watchfiles")
-    server.wait_ready()
+    server = reloading_server(start_server, tmp_path, "watchfiles")
     watcher = server.file_watcher()
     assert watcher is not None
     os.kill(watcher.pid, signal.SIGKILL)
@@ -178,10 +181,7 @@ def test_reload_falls_back_to_polling_when_the_file_watcher_dies(start_server, t
 
 
 def test_the_file_watcher_exits_with_the_master(start_server, tmp_path):
-    write_app(tmp_path, "v1")
-    server = start_server("reloadable:app", "--app-dir", str(tmp_path), "--workers", "1",
-                          "--reload", "--reload-watcher", "watchfiles")
-    server.wait_ready()
+    server = reloading_server(start_server, tmp_path, "watchfiles")
     watcher = server.file_watcher()
     assert watcher is not None
     server.proc.send_signal(signal.SIGTERM)
