@@ -35,6 +35,8 @@ INVALID = [
     "too_many_headers", "request_line_too_long", "content_length_not_a_number",
     "pipelined_second_request_invalid", "transfer_encoding_gzip_only", "version_http2",
     "host_with_space", "header_value_escape_char", "bare_cr_line_endings",
+    "chunk_size_overflow", "chunk_extension_with_nul", "chunk_extension_bare_cr",
+    "chunk_trailer_obs_fold",
 ]
 
 

@@ -2,20 +2,31 @@
 
 Hypothesis builds requests from a grammar that mixes the common shape with the irregular
 (odd tokens, whitespace, control bytes, bare LF, duplicate or conflicting framing headers), and
-each is read twice: by the RequestReader as it runs (fast path first) and by the same reader with
-the fast path off (every request through h11 plus our extra strictness). A second property
-checks that the h11 path itself only ever adds refusals to h11's own verdicts (obs-fold,
-Content-Length with Transfer-Encoding), never acceptances.
+chunked requests whose bodies are valid, broken, cut short or random bytes. Each is read twice:
+by the RequestReader as it runs (fast path first) and by the same reader with the fast path off
+(every head through h11 plus our extra strictness; bodies are ours on both paths).
+
+A second property holds the h11 path to h11 itself, body included, which is what checks the
+chunked decoder against an independent reader: everything we accept, h11 accepts the same
+(head, body, and where the body ends), and everything we refuse that h11 accepts is one of our
+named stricter rules (obs-fold, Content-Length with Transfer-Encoding, chunk extension and
+trailer grammar...). The reference is h11 with its chunk-size line widened to RFC 9112 7.1.1,
+the one place where h11 is narrower than the RFC: bad whitespace before ";" and leading zeros.
 """
 
 from __future__ import annotations
 
+import re
+from unittest import mock
+
 import h11
+import h11._readers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from asgi_master.worker.http.head import ProtocolError, head_from_parts
 from asgi_master.worker.http.reader import END_OF_BODY, Body, Limits, RequestReader
+from tests.unit.chunked_bodies import broken_bodies, cut_short, valid_bodies
 
 TOKEN_CHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -51,11 +62,42 @@ def requests(draw: st.DrawFn) -> bytes:
     if draw(st.booleans()):
         lines.append(b"Host: example.com")
     lines += [name + sep + value for name, sep, value in draw(header_lines)]
-    body = draw(st.sampled_from([b"", b"hello", b"5\r\nhello\r\n0\r\n\r\n"]))
+    body = draw(st.sampled_from([b"", b"hello", b"5\r\nhello\r\n0\r\n\r\n",
+                                 b"5;a=\x00\r\nhello\r\n0\r\n\r\n", b"5 \r\nhello\r\n0\r\n\r\n"]))
     return eol.join(lines) + eol + eol + body
 
 
+def chunked_bodies() -> st.SearchStrategy[bytes]:
+    """Valid, broken, cut short, or random bytes."""
+    valid = valid_bodies().map(lambda body: body[0])
+    return st.one_of(valid, valid, broken_bodies(),
+                     valid_bodies().flatmap(lambda body: cut_short(body[0])),
+                     st.binary(max_size=24))
+
+
+@st.composite
+def chunked_requests(draw: st.DrawFn) -> bytes:
+    """A request that announces a chunked body, most often in the common shape, then the body
+    and sometimes a pipelined request after it."""
+    method = draw(st.sampled_from([b"POST", b"PUT", b"PATCH", b"post"]))
+    version = draw(st.sampled_from([b"HTTP/1.1"] * 8 + [b"HTTP/1.0"]))
+    lines = [method + b" /upload " + version, b"Host: example.com"]
+    lines.append(b"Transfer-Encoding: " + draw(st.sampled_from(
+        [b"chunked"] * 6 + [b"Chunked", b"CHUNKED", b"  chunked ", b"chunked, chunked",
+         b"gzip, chunked", b"chunked\t"])))
+    lines += draw(st.lists(st.sampled_from(
+        [b"X-A: 1", b"Expect: 100-continue", b"Connection: close", b"Accept: */*",
+         b"X-Obs: caf\xe9"] * 3 + [b"Content-Length: 5", b"Transfer-Encoding: chunked"]),
+        max_size=2))
+    if draw(st.integers(0, 3)) == 0:
+        lines += [name + sep + value for name, sep, value in draw(header_lines)][:1]
+    following = draw(st.sampled_from([b"", b"", b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n"]))
+    return b"\r\n".join(lines) + b"\r\n\r\n" + draw(chunked_bodies()) + following
+
+
 def outcome_of_reader(raw: bytes, fast_path: bool = True) -> tuple:
+    """("ok", head, body, bytes after the body) or ("error", status, reason), and how many
+    heads h11 read."""
     reader = RequestReader(Limits(), fast_path=fast_path)
     reader.feed(raw)
     reader.feed(b"")
@@ -69,13 +111,24 @@ def outcome_of_reader(raw: bytes, fast_path: bool = True) -> tuple:
             elif event is END_OF_BODY:
                 break
             else:
-                return ("incomplete",)
-    except ProtocolError:
-        return ("error",)
-    return ("ok", head, body), reader.used_h11
+                return ("incomplete",), reader.used_h11
+    except ProtocolError as exc:
+        return ("error", exc.status, exc.reason), reader.used_h11
+    return ("ok", head, body, reader.take_trailing()), reader.used_h11
+
+
+# h11's chunk-size line, widened to RFC 9112 7.1.1: BWS before ";", leading zeros unbounded
+_RFC_CHUNK_HEADER = re.compile(
+    rb"(?P<chunk_size>0*[0-9A-Fa-f]{1,20})(?P<chunk_ext>[ \t]*;.*)?[ \t]*\r\n")
 
 
 def outcome_of_h11(raw: bytes) -> tuple:
+    """What h11 (with the RFC's chunk-size line) and head_from_parts make of ``raw``."""
+    with mock.patch.object(h11._readers, "chunk_header_re", _RFC_CHUNK_HEADER):
+        return _outcome_of_h11(raw)
+
+
+def _outcome_of_h11(raw: bytes) -> tuple:
     conn = h11.Connection(h11.SERVER)
     # the reader skips empty lines before a request line (RFC 9112 2.2); so does the reference
     while raw.startswith(b"\r\n"):
@@ -97,14 +150,36 @@ def outcome_of_h11(raw: bytes) -> tuple:
                 break
             else:
                 return ("incomplete",)
-    except (h11.RemoteProtocolError, ProtocolError):
-        # ProtocolError: h11 accepted it but our stricter rules (head_from_parts) refuse it
-        return ("error",)
-    return ("ok", head, body)
+    except h11.RemoteProtocolError as exc:
+        return ("error", exc.error_status_hint, str(exc))
+    except ProtocolError as exc:
+        # h11 accepted it but our stricter rules (head_from_parts) refuse it
+        return ("error", exc.status, exc.reason)
+    return ("ok", head, body, conn.trailing_data[0])
+
+
+#: the reasons of our refusals of what h11 accepts: each names a rule of ours stricter than h11
+STRICTER: re.Pattern[str] = re.compile("|".join([
+    # the head (head_from_parts, reader)
+    r"^obsolete line folding",
+    r"^both Content-Length and Transfer-Encoding$",
+    r"^Transfer-Encoding in an HTTP/1.0 request$",
+    r"^control character in the value of ",
+    r"^Host .* is not host\[:port\]$",
+    r"^request target .* is not valid for ",
+    r"^HTTP version .* is not supported$",
+    # chunked bodies (chunked.py): RFC 9112 7.1 where h11 is lax
+    r"^chunk size too large$",
+    r"^malformed chunk extension ",
+    r"^control character in a chunk extension$",
+    r"^bare CR in a chunk-size line$",
+    r"^bare (CR|LF) in a trailer line$",
+    r"^control character in a trailer$",
+]), re.DOTALL)
 
 
 def _result(outcome: tuple) -> tuple:
-    return outcome if outcome[0] in ("error", "incomplete") else outcome[0]
+    return outcome[0] if outcome[0][0] == "ok" else outcome[0][:2]
 
 
 @settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -113,13 +188,31 @@ def test_fast_path_and_h11_path_agree(raw):
     assert _result(outcome_of_reader(raw)) == _result(outcome_of_reader(raw, fast_path=False))
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(requests())
-def test_h11_path_accepts_only_what_h11_accepts(raw):
-    ours = _result(outcome_of_reader(raw, fast_path=False))
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(chunked_requests())
+def test_fast_path_and_h11_path_agree_on_chunked_requests(raw):
+    assert _result(outcome_of_reader(raw)) == _result(outcome_of_reader(raw, fast_path=False))
+
+
+def _check_against_h11(raw: bytes) -> None:
+    ours, _ = outcome_of_reader(raw, fast_path=False)
     theirs = outcome_of_h11(raw)
     if ours[0] == "ok":
         assert ours == theirs
+    elif ours[0] == "error" and theirs[0] == "ok":
+        assert STRICTER.search(ours[2]), f"refused what h11 accepts: {ours[2]}"
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(requests())
+def test_h11_path_accepts_only_what_h11_accepts(raw):
+    _check_against_h11(raw)
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(chunked_requests())
+def test_h11_path_reads_chunked_bodies_as_h11_does_but_stricter(raw):
+    _check_against_h11(raw)
 
 
 @settings(max_examples=300, deadline=None)
@@ -129,6 +222,8 @@ def test_h11_path_accepts_only_what_h11_accepts(raw):
     b"POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
     b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nAccept: */*\r\n\r\n",
     b"DELETE /r HTTP/1.1\r\nhost: a\r\ncontent-length: 0\r\n\r\n",
+    b"POST /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    b"PUT /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n",
 ]))
 def test_common_requests_do_take_the_fast_path(raw):
     ours = outcome_of_reader(raw)

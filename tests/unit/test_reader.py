@@ -49,17 +49,60 @@ def test_content_length_body_arriving_in_pieces():
     assert reader.buffered == 3  # the start of a pipelined request waits
 
 
-def test_chunked_body_goes_through_h11_and_back_to_the_fast_path():
+def test_chunked_body_takes_the_fast_path_and_so_does_the_next_request():
     reader = RequestReader(Limits())
     reader.feed(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                 b"5\r\nhello\r\n0\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
     head, body, end, _ = events(reader)
-    assert head.chunked and body == Body(b"hello") and end is END_OF_BODY
-    assert reader.used_h11 == 1
+    assert head.chunked and head.content_length is None
+    assert body == Body(b"hello") and end is END_OF_BODY
     reader.next_cycle()
     head2, *_ = events(reader)
     assert head2.target == b"/next"
+    assert reader.used_h11 == 0
+
+
+def test_chunked_body_after_an_h11_head_is_decoded_by_the_same_strict_decoder():
+    head = (b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n")
+    reader = RequestReader(Limits())
+    reader.feed(head + b"5\r\nhello\r\n0\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+    first, body, end, _ = events(reader)
+    assert first.expect_continue and body == Body(b"hello") and end is END_OF_BODY
     assert reader.used_h11 == 1
+    reader.next_cycle()
+    assert events(reader)[0].target == b"/next"
+    assert reader.used_h11 == 1  # h11 read one head, and only that
+    reader = RequestReader(Limits())
+    reader.feed(head + b"5;a=\x00\r\nhello\r\n0\r\n\r\n")  # h11 would take this
+    with pytest.raises(ProtocolError) as err:
+        events(reader)
+    assert err.value.reason == "control character in a chunk extension"
+
+
+def test_content_length_body_after_an_h11_head_is_read_like_a_fast_path_one():
+    reader = RequestReader(Limits())
+    reader.feed(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n"
+                b"\r\nhel")
+    head, body, need = events(reader)
+    assert head.expect_continue and reader.used_h11 == 1
+    assert body == Body(b"hel") and need is NEED_DATA
+    assert reader.take_body(b"loGET") == (b"lo", b"GET")
+    assert reader.request_complete
+
+
+def test_chunk_data_arriving_alone_is_handed_out_uncopied():
+    reader = RequestReader(Limits())
+    reader.feed(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"a\r\n")
+    assert events(reader)[-1] is NEED_DATA
+    data = b"0123456"
+    taken = reader.take_body(data)
+    assert taken is not None and taken[0] is data and taken[1] == b""
+    assert reader.take_body(b"789\r\n0\r\n\r\n") == (b"789", b"\r\n0\r\n\r\n")
+    assert reader.take_body(b"\r\n") is None  # framing next: that is fed as usual
+    reader.feed(b"\r\n0\r\n\r\n")
+    assert events(reader) == [END_OF_BODY, PAUSED]
 
 
 def test_pipelined_requests_wait_for_next_cycle():
@@ -202,7 +245,7 @@ def test_bytes_after_an_upgrade_request_are_handed_back():
                 b"\r\n\x81\x85frame")
     head = reader.next_event()
     assert head.upgrade == b"websocket"
-    assert reader.next_event() is END_OF_BODY
+    assert reader.next_event() is PAUSED and reader.request_complete
     assert reader.take_trailing() == b"\x81\x85frame"
 
 

@@ -167,6 +167,35 @@ def test_request_body_is_streamed_to_the_app_then_disconnect_after_response():
     run(main())
 
 
+def test_chunked_body_streams_to_the_app_uncopied_and_the_next_request_follows():
+    received = []
+
+    async def app(scope, receive, send):
+        while True:
+            message = await receive()
+            received.append((scope["path"], message))
+            if not message.get("more_body"):
+                break
+        await hello(scope, receive, send)
+
+    async def main():
+        link = Link(app)
+        link.send(b"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  b"a\r\n01234")
+        await link.settle(wait=False)
+        piece = b"56789"
+        link.send(piece)
+        await link.settle(wait=False)
+        assert received[-1][1]["body"] is piece  # chunk data arriving alone is not copied
+        link.send(b"\r\n0\r\nX-Checksum: 1\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+        await link.settle()
+        assert b"".join(m.get("body", b"") for path, m in received if path == "/up") == (
+            b"0123456789")
+        assert [body for _, body in link.responses()] == [b"hi /up", b"hi /next"]
+        assert link.protocol.reader.used_h11 == 0
+    run(main())
+
+
 def test_100_continue_is_sent_only_when_the_app_reads_the_body():
     async def reads(scope, receive, send):
         await receive()

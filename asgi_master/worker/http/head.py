@@ -1,12 +1,14 @@
 """Request heads and the strict fast parser for the common request shape.
 
 Theory of operation: most requests on a production server are a request line, a handful of
-ordinary headers, and either no body or a Content-Length body. ``parse_fast`` recognises exactly
-that shape and nothing else. It never rejects a request: anything it is not certain h11 would
-accept the same way (Transfer-Encoding, Expect, Upgrade, odd whitespace, bare LF, missing Host,
-obs-text in names...) makes it answer ``FALLBACK`` and the reader hands the bytes to h11, which
-then accepts or rejects them. So the fast path can only ever be a faster route to h11's verdict;
-tests/unit/test_fast_path_differential.py holds it to that.
+ordinary headers, and either no body, a Content-Length body or a chunked one. ``parse_fast``
+recognises exactly that shape and nothing else. It never rejects a request: anything it is not
+certain h11 would accept the same way (a Transfer-Encoding but a lone ``chunked``, Expect,
+Upgrade, odd whitespace, bare LF, missing Host, obs-text in names...) makes it answer
+``FALLBACK`` and the reader hands the head to h11, which then accepts or rejects it. So the
+fast path can only ever be a faster route to h11's verdict;
+tests/unit/test_fast_path_differential.py holds it to that. Bodies are never h11's: the reader
+decodes them the same way whichever parser read the head.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ _TOKEN = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
 _REQUEST_LINE: Final = re.compile(
     rb"(" + _TOKEN + rb") (/[\x21-\x7e]*) HTTP/(1\.[01])"
 )
-_HEADER_LINE: Final = re.compile(
+#: a field line (RFC 9112 5): header lines on the fast path, trailer lines of chunked bodies
+FIELD_LINE: Final = re.compile(
     rb"(" + _TOKEN + rb"):[ \t]*((?:[\x21-\x7e\x80-\xff](?:[ \t]*[\x21-\x7e\x80-\xff])*)?)[ \t]*"
 )
 _DIGITS: Final = re.compile(rb"[0-9]{1,18}")
@@ -37,7 +40,7 @@ _AUTHORITY: Final = re.compile(rb"[-A-Za-z0-9._~%!$&'()*+,;=\[\]:]+:[0-9]+")
 _LINE_CACHE: dict[bytes, tuple[bytes, bytes]] = {}
 _LINE_CACHE_MAX: Final = 512
 
-# Headers whose presence changes framing or needs h11's full treatment.
+# Headers whose presence needs h11's full treatment, and Transfer-Encoding (checked further).
 _DEFER: Final = frozenset({b"transfer-encoding", b"expect", b"upgrade"})
 
 
@@ -157,12 +160,13 @@ def parse_fast(lines: list[bytes]) -> RequestHead | Fallback:
     headers: list[tuple[bytes, bytes]] = []
     content_length: int | None = None
     connection: bytes | None = None
+    chunked = False
     hosts = 0
     cache = _LINE_CACHE
     for line in lines[1:]:
         parsed = cache.get(line)
         if parsed is None:
-            m = _HEADER_LINE.fullmatch(line)
+            m = FIELD_LINE.fullmatch(line)
             if m is None:
                 return FALLBACK
             parsed = (m.group(1).lower(), m.group(2))
@@ -184,8 +188,16 @@ def parse_fast(lines: list[bytes]) -> RequestHead | Fallback:
                 return FALLBACK
             connection = value
         elif name in _DEFER:
-            return FALLBACK
+            # h11 takes one Transfer-Encoding, a case-insensitive "chunked", and lowercases it
+            if name != b"transfer-encoding" or chunked or value.lower() != b"chunked":
+                return FALLBACK
+            chunked = True
+            if value != b"chunked":
+                headers[-1] = (name, b"chunked")
     if hosts > 1 or (hosts == 0 and version == b"1.1"):
+        return FALLBACK
+    # both are refused (head_from_parts): the h11 path says why
+    if chunked and (content_length is not None or version == b"1.0"):
         return FALLBACK
     if connection is None:
         keep_alive = version == b"1.1"
@@ -196,5 +208,5 @@ def parse_fast(lines: list[bytes]) -> RequestHead | Fallback:
         keep_alive = b"close" not in tokens and (version == b"1.1" or b"keep-alive" in tokens)
     return RequestHead(
         method.decode("ascii").upper(), target, version.decode("ascii"), headers,
-        content_length, False, keep_alive, False, None,
+        content_length, chunked, keep_alive, False, None,
     )

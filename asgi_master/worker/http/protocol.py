@@ -112,8 +112,9 @@ class HTTPProtocol(asyncio.Protocol):
         self.idle_since = self.loop.time()
         cycle = self.cycle
         if cycle is not None:
-            # the common case of an upload: a Content-Length body with nothing buffered
-            # before it goes to the app as the very bytes object received, uncopied
+            # the common case of an upload: body data (of a Content-Length body, or inside a
+            # chunk) with nothing buffered before it goes to the app as the very bytes object
+            # received, uncopied
             body = self.reader.take_body(data)
             if body is not None:
                 chunk, data = body

@@ -1,16 +1,18 @@
 """The request side of a connection, sans-IO: bytes in, request events out.
 
 This is the one seam between the two parsers. Each request head is first offered to the strict
-fast parser (``head.parse_fast``); if it declines, that request (head and body) is read by a
-fresh ``h11.Connection`` and, once it is complete, the bytes h11 has not consumed come back here
-so the next request gets the fast path again. The response side never goes through h11: one
-writer (``writer.ResponseWriter``) serves requests read either way.
+fast parser (``head.parse_fast``); if it declines, a fresh ``h11.Connection`` reads that head,
+and the bytes it has not consumed come straight back here. Bodies are always ours, whichever
+parser read the head: a Content-Length body is counted out of the buffer, a chunked one goes
+through the strict ``chunked.ChunkedDecoder``, and the next request gets the fast path again.
+The response side never goes through h11: one writer (``writer.ResponseWriter``) serves
+requests read either way.
 
-States: HEAD (waiting for a request head) -> BODY (Content-Length body, fast path) or H11
-(h11 reads this request) -> DONE (request complete; the next head waits for ``next_cycle``).
-A request with a body reads as RequestHead, Body*, END_OF_BODY, then PAUSED until next_cycle.
-A fast-path request without one (no Content-Length or 0, not chunked: the head says so) reads
-as RequestHead, then PAUSED: two fewer events on the most common request.
+States: HEAD (waiting for a request head; H11 while h11 reads one) -> BODY (Content-Length
+body) or CHUNKED (chunked body) -> DONE (request complete; the next head waits for
+``next_cycle``). A request with a body reads as RequestHead, Body*, END_OF_BODY, then PAUSED
+until next_cycle. A request without one (no Content-Length or 0, not chunked: the head says so)
+reads as RequestHead, then PAUSED: two fewer events on the most common request.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Final
 
 import h11
 
+from .chunked import ChunkedDecoder
 from .head import FALLBACK, ProtocolError, RequestHead, head_from_parts, parse_fast
 
 __all__ = ["ProtocolError", "RequestReader"]
@@ -63,6 +66,7 @@ Event = RequestHead | Body | Signal
 class _State(enum.Enum):
     HEAD = "HEAD"
     BODY = "BODY"
+    CHUNKED = "CHUNKED"
     H11 = "H11"
     DONE = "DONE"
 
@@ -99,7 +103,7 @@ class Limits:
 class RequestReader:
     """Parses the requests of one connection from the bytes it is fed."""
 
-    __slots__ = ("_body_seen", "_buffer", "_eof", "_fast", "_h11", "_limits", "_remaining",
+    __slots__ = ("_buffer", "_chunked", "_eof", "_fast", "_h11", "_limits", "_remaining",
                  "_scanned", "_short_head", "_state", "used_h11")
 
     def __init__(self, limits: Limits, *, fast_path: bool = True) -> None:
@@ -112,10 +116,11 @@ class RequestReader:
         self._buffer = bytearray()
         self._eof = False
         self._state = _State.HEAD
+        #: bytes of a Content-Length body still to come
         self._remaining = 0
-        self._body_seen = 0
+        self._chunked: ChunkedDecoder | None = None
         self._h11: h11.Connection | None = None
-        #: how many requests of this connection went through h11 (visible to tests and stats)
+        #: how many request heads of this connection h11 read (visible to tests and stats)
         self.used_h11 = 0
 
     @property
@@ -145,16 +150,29 @@ class RequestReader:
             self._buffer += data
 
     def take_body(self, data: bytes) -> tuple[bytes, bytes] | None:
-        """While a Content-Length body is read and nothing is buffered: the part of ``data``
-        that is body (uncopied when it all is) and what follows it; None otherwise (then
-        ``feed`` as usual)."""
-        if self._state is not _State.BODY or self._buffer or not data:
+        """While body data is due (of a Content-Length body, or inside a chunk) and nothing is
+        buffered: the part of ``data`` that is body data (uncopied when it all is) and what
+        follows it; None otherwise (then ``feed`` as usual)."""
+        if self._buffer or not data:
             return None
-        remaining = self._remaining
+        state = self._state
+        if state is _State.BODY:
+            remaining = self._remaining
+        elif state is _State.CHUNKED:
+            assert self._chunked is not None
+            remaining = self._chunked.data_due
+            if not remaining:
+                return None
+        else:
+            return None
         if len(data) <= remaining:
             chunk, rest = data, b""
         else:
             chunk, rest = data[:remaining], data[remaining:]
+        if state is _State.CHUNKED:
+            assert self._chunked is not None
+            self._chunked.handed_out(len(chunk))
+            return chunk, rest
         self._remaining = remaining - len(chunk)
         if self._remaining == 0:
             self._state = _State.DONE
@@ -179,6 +197,8 @@ class RequestReader:
             return self._read_head()
         if state is _State.BODY:
             return self._read_body()
+        if state is _State.CHUNKED:
+            return self._read_chunked()
         if state is _State.H11:
             return self._read_h11()
         return PAUSED
@@ -225,12 +245,24 @@ class RequestReader:
         if head is FALLBACK:
             return self._switch_to_h11()
         assert isinstance(head, RequestHead)
-        if head.content_length:
-            limits.check_body_size(head.content_length)
         del buffer[: end + 4]
+        if head.content_length or head.chunked:
+            return self._start_body(head)
+        self._state = _State.DONE
+        return head
+
+    def _start_body(self, head: RequestHead) -> RequestHead:
+        """Set up reading the body ``head`` announces, whichever parser read it."""
         if head.content_length:
+            self._limits.check_body_size(head.content_length)
             self._remaining = head.content_length
             self._state = _State.BODY
+        elif head.chunked:
+            limits = self._limits
+            self._chunked = ChunkedDecoder(max_body=limits.max_body,
+                                           max_fields=limits.max_fields,
+                                           max_field_size=limits.max_field_size)
+            self._state = _State.CHUNKED
         else:
             self._state = _State.DONE
         return head
@@ -254,6 +286,18 @@ class RequestReader:
         self._remaining = remaining - len(data)
         return Body(data)
 
+    def _read_chunked(self) -> Event:
+        decoder = self._chunked
+        assert decoder is not None
+        data = decoder.next_data(self._buffer, self._eof)
+        if data is not None:
+            return Body(data)
+        if decoder.complete:
+            self._chunked = None
+            self._state = _State.DONE
+            return END_OF_BODY
+        return NEED_DATA
+
     def _switch_to_h11(self) -> Event:
         buffer = self._buffer
         self._scanned = 0
@@ -262,7 +306,6 @@ class RequestReader:
             end = buffer.find(b"\n\n")
         if _OBS_FOLD.search(buffer, 0, end if end >= 0 else len(buffer)):
             raise ProtocolError(400, "obsolete line folding (obs-fold) in a header")
-        self._body_seen = 0
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._limits.max_head_size)
         conn.receive_data(bytes(self._buffer))
         if self._eof:
@@ -288,25 +331,12 @@ class RequestReader:
         if isinstance(event, h11.Request):
             head = head_from_parts(event.method, event.target, event.http_version,
                                    list(event.headers))
-            if head.content_length:
-                self._limits.check_body_size(head.content_length)
-            return head
-        if isinstance(event, h11.Data):
-            self._body_seen += len(event.data)
-            self._limits.check_body_size(self._body_seen)
-            return Body(bytes(event.data))
-        if isinstance(event, h11.EndOfMessage):
-            self._leave_h11()
-            return END_OF_BODY
+            # h11 has read the head and nothing after it: the body and what follows are ours
+            data, closed = conn.trailing_data
+            self._buffer = bytearray(data)
+            self._eof = self._eof or closed
+            self._h11 = None
+            return self._start_body(head)
         if isinstance(event, h11.ConnectionClosed) and conn.their_state is h11.CLOSED:
             return CLOSED
         raise ProtocolError(400, f"unexpected {type(event).__name__} from client")
-
-    def _leave_h11(self) -> None:
-        conn = self._h11
-        assert conn is not None
-        data, closed = conn.trailing_data
-        self._buffer = bytearray(data)
-        self._eof = self._eof or closed
-        self._h11 = None
-        self._state = _State.DONE
