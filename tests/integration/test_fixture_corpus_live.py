@@ -24,7 +24,8 @@ VALID = [
     "chunked_many_chunks", "chunked_with_trailers", "chunked_extension", "http10_get_without_host",
     "http10_keep_alive", "pipelined_two_gets", "pipelined_post_then_get",
     "pipelined_chunked_then_get", "pipelined_body_that_looks_like_a_request",
-    "expect_100_continue", "leading_crlf_before_request_line",
+    "expect_100_continue", "leading_crlf_before_request_line", "http10_expect_100_continue_ignored",
+    "request_line_exactly_at_limit", "connect_authority_form",
 ]
 INVALID = [
     "missing_host_http11", "duplicate_host", "content_length_negative",
@@ -36,7 +37,8 @@ INVALID = [
     "pipelined_second_request_invalid", "transfer_encoding_gzip_only", "version_http2",
     "host_with_space", "header_value_escape_char", "bare_cr_line_endings",
     "chunk_size_overflow", "chunk_extension_with_nul", "chunk_extension_bare_cr",
-    "chunk_trailer_obs_fold",
+    "chunk_trailer_obs_fold", "connect_origin_form", "absolute_form_with_userinfo",
+    "request_line_one_over_limit",
 ]
 
 

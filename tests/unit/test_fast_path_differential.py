@@ -30,11 +30,14 @@ from tests.unit.chunked_bodies import broken_bodies, cut_short, valid_bodies
 
 TOKEN_CHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
-methods = st.one_of(st.sampled_from([b"GET", b"POST", b"HEAD", b"PUT", b"OPTIONS", b"get"]),
+methods = st.one_of(st.sampled_from([b"GET", b"POST", b"HEAD", b"PUT", b"OPTIONS", b"get",
+                                     b"CONNECT"]),
                     st.text(TOKEN_CHARS + " /@", min_size=1, max_size=8).map(str.encode))
 targets = st.one_of(
     st.sampled_from([b"/", b"/a/b?c=d&e", b"/%7Euser", b"/caf%C3%A9", b"*",
-                     b"http://example.com/x?y", b"/sp ace", b"/\x80", b""]),
+                     b"http://example.com/x?y", b"/sp ace", b"/\x80", b"",
+                     b"example.com:443", b"http:///x", b"http://u:p@example.com/",
+                     b"HTTPS://[::1]:8443", b"http://example.com#f"]),
     st.binary(min_size=1, max_size=12).map(lambda b: b"/" + b),
 )
 versions = st.sampled_from([b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2.0", b"HTTP/1.2", b"http/1.1",

@@ -218,6 +218,33 @@ def test_100_continue_is_sent_only_when_the_app_reads_the_body():
     run(main())
 
 
+def test_http10_expect_and_upgrade_are_ignored():
+    # RFC 9110 10.1.1 and 7.8: no 100 goes to an HTTP/1.0 client, and its Upgrade is no upgrade
+    scopes = []
+
+    async def reads(scope, receive, send):
+        scopes.append(scope)
+        await receive()
+        await hello(scope, receive, send)
+
+    async def main():
+        link = Link(reads)
+        link.send(b"POST /up HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
+        await link.settle(wait=False)
+        assert bytes(link.transport.data) == b""
+        link.send(b"ok")
+        await link.settle()
+        assert bytes(link.transport.data).startswith(b"HTTP/1.1 200 OK")
+        link = Link(reads)
+        link.send(b"GET /ws HTTP/1.0\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                  b"\r\n")
+        await link.settle()
+        assert bytes(link.transport.data).startswith(b"HTTP/1.1 200 OK")
+    run(main())
+    assert [scope["type"] for scope in scopes] == ["http", "http"]
+
+
 def test_scope_has_decoded_path_raw_path_query_and_root_path():
     scopes = []
 

@@ -19,8 +19,9 @@ from typing import Final
 
 # RFC 9110 token and field grammar, as h11 writes it.
 _TOKEN = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
+# CONNECT takes only authority-form: its origin-form targets go to the h11 path to be refused
 _REQUEST_LINE: Final = re.compile(
-    rb"(" + _TOKEN + rb") (/[\x21-\x7e]*) HTTP/(1\.[01])"
+    rb"(?!CONNECT )(" + _TOKEN + rb") (/[\x21-\x7e]*) HTTP/(1\.[01])"
 )
 #: a field line (RFC 9112 5): header lines on the fast path, trailer lines of chunked bodies
 FIELD_LINE: Final = re.compile(
@@ -32,7 +33,11 @@ _HOST: Final = re.compile(
     rb"(?:\[[0-9A-Fa-f:.]+\]|[-A-Za-z0-9._~%!$&'()*+,;=]*)(?::[0-9]*)?")
 # RFC 9110 5.5: field values hold no control characters but HTAB
 _CONTROL: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
-_ABSOLUTE: Final = re.compile(rb"[A-Za-z][A-Za-z0-9+.-]*://[\x21-\x7e]*")
+# RFC 9110 4.2: scheme "://" authority, then a path, query or nothing; the host may not be empty
+# (4.2.1) and userinfo is refused (4.2.4)
+_ABSOLUTE: Final = re.compile(
+    rb"[A-Za-z][A-Za-z0-9+.-]*://(?:\[[0-9A-Fa-f:.]+\]|[-A-Za-z0-9._~%!$&'()*+,;=]+)(?::[0-9]*)?"
+    rb"(?:[/?][\x21-\x7e]*)?")
 _AUTHORITY: Final = re.compile(rb"[-A-Za-z0-9._~%!$&'()*+,;=\[\]:]+:[0-9]+")
 
 # Header lines repeat across requests (User-Agent, Accept, Host...): a validated line is
@@ -82,13 +87,14 @@ def _connection_tokens(value: bytes) -> set[bytes]:
 
 
 def _check_target(method: bytes, target: bytes) -> None:
-    """RFC 9112 3.2: origin-form for every method, absolute-form too, authority-form only for
-    CONNECT, asterisk-form only for OPTIONS."""
-    if target[:1] == b"/" or _ABSOLUTE.fullmatch(target):
+    """RFC 9112 3.2: authority-form for CONNECT and only for it, origin-form and absolute-form
+    for every other method, asterisk-form only for OPTIONS."""
+    if method == b"CONNECT":
+        if _AUTHORITY.fullmatch(target):
+            return
+    elif target[:1] == b"/" or _ABSOLUTE.fullmatch(target):
         return
     if target == b"*" and method == b"OPTIONS":
-        return
-    if method == b"CONNECT" and _AUTHORITY.fullmatch(target):
         return
     raise ProtocolError(400, f"request target {target[:100]!r} is not valid for {method!r}")
 
@@ -103,6 +109,8 @@ def head_from_parts(method: bytes, target: bytes, version: bytes,
     - control characters in values (RFC 9110 5.5), a Host that is not host[:port];
     - request-target forms the method does not allow (RFC 9112 3.2);
     - HTTP versions of another major (505); a higher 1.x minor is read as 1.1 (RFC 9110 2.5).
+
+    And ``Expect`` and ``Upgrade`` mean nothing in an HTTP/1.0 request.
     """
     if version[:2] != b"1.":
         raise ProtocolError(505, f"HTTP version {version.decode('ascii', 'replace')} is not "
@@ -138,6 +146,11 @@ def head_from_parts(method: bytes, target: bytes, version: bytes,
     keep_alive = b"close" not in connection and (
         version == b"1.1" or b"keep-alive" in connection
     )
+    if version == b"1.0":
+        # RFC 9110 10.1.1 and 7.8: both are ignored in an HTTP/1.0 request (and no 1xx may go
+        # to an HTTP/1.0 client, 15.2)
+        expect_continue = False
+        upgrade = None
     return RequestHead(
         method=method.decode("ascii").upper(),
         target=target,

@@ -222,7 +222,9 @@ class RequestReader:
             if b"\r" in buffer and _BARE_CR.search(buffer, max(0, self._scanned - 1)):
                 raise ProtocolError(400, "bare CR in the request head")
             line_end = buffer.find(b"\n")
-            if line_end > limits.max_line + 1 or (line_end < 0 and size > limits.max_line):
+            # a line may be max_line bytes, then its CR (whose LF may not be here yet)
+            if line_end > limits.max_line + 1 or (
+                    line_end < 0 and size > limits.max_line + buffer.endswith(b"\r")):
                 raise ProtocolError(414, "request line too long")
             if line_end >= 0 and size - buffer.rfind(b"\n") > limits.max_field_size + 2:
                 raise ProtocolError(431, "header field too long")
