@@ -55,13 +55,26 @@ class _State(enum.Enum):
     TRAILERS = "TRAILERS"
     DONE = "DONE"
 
+    # identity hash, as C code: Enum's own __hash__ is a Python call, and each step looks the
+    # state up in _STEPS
+    __hash__ = object.__hash__
+
+
+# Enum members as module constants: EnumType defines __getattr__, so on Python 3.11 every
+# ``Enum.MEMBER`` takes the slow attribute hook (about 100 ns); requests make dozens of these
+_SIZE: Final = _State.SIZE
+_DATA: Final = _State.DATA
+_DATA_END: Final = _State.DATA_END
+_TRAILERS: Final = _State.TRAILERS
+_DONE: Final = _State.DONE
+
 
 _MIDDLE: Final = "the client closed the connection in the middle of a chunked body"
 _TRUNCATED: Final = {
-    _State.SIZE: _MIDDLE,
-    _State.DATA: _MIDDLE,
-    _State.DATA_END: _MIDDLE,
-    _State.TRAILERS: "the client closed the connection before the end of the trailer section",
+    _SIZE: _MIDDLE,
+    _DATA: _MIDDLE,
+    _DATA_END: _MIDDLE,
+    _TRAILERS: "the client closed the connection before the end of the trailer section",
 }
 
 
@@ -77,7 +90,7 @@ class ChunkedDecoder:
         self._max_body = max_body
         self._max_fields = max_fields
         self._max_line = max_field_size
-        self._state = _State.SIZE
+        self._state = _SIZE
         #: bytes of the current chunk's data still to come
         self._remaining = 0
         #: body bytes announced so far by chunk sizes (what ``max_body`` is checked against)
@@ -92,13 +105,13 @@ class ChunkedDecoder:
     @property
     def complete(self) -> bool:
         """The body has been read to the end of its trailer section."""
-        return self._state is _State.DONE
+        return self._state is _DONE
 
     @property
     def data_due(self) -> int:
         """Bytes of chunk data that come next in the stream before any framing (0: framing
         comes next); the reader may hand that many received bytes out directly."""
-        return self._remaining if self._state is _State.DATA else 0
+        return self._remaining if self._state is _DATA else 0
 
     def handed_out(self, size: int) -> None:
         """``size`` bytes of chunk data (at most ``data_due``) were taken directly from the
@@ -107,7 +120,7 @@ class ChunkedDecoder:
             raise RuntimeError(f"handed_out({size}) with {self.data_due} bytes of data due")
         self._remaining -= size
         if not self._remaining:
-            self._state = _State.DATA_END
+            self._state = _DATA_END
 
     def next_data(self, buffer: bytearray, eof: bool) -> bytes | None:
         """Consume framing from the front of ``buffer`` up to the next chunk data and return
@@ -116,11 +129,11 @@ class ChunkedDecoder:
         ProtocolError). Raises ProtocolError for anything off the grammar or the limits."""
         while True:
             state = self._state
-            if state is _State.DATA:
+            if state is _DATA:
                 if buffer:
                     return self._take_data(buffer)
                 break
-            if state is _State.DONE:
+            if state is _DONE:
                 return None
             if not _STEPS[state](self, buffer):
                 break
@@ -142,7 +155,7 @@ class ChunkedDecoder:
             del buffer[:remaining]
         self._remaining = remaining - len(data)
         if not self._remaining:
-            self._state = _State.DATA_END
+            self._state = _DATA_END
         return data
 
     def _read_size(self, buffer: bytearray) -> bool:
@@ -151,13 +164,13 @@ class ChunkedDecoder:
             return False
         size = _chunk_size(line)
         if size == 0:
-            self._state = _State.TRAILERS
+            self._state = _TRAILERS
             return True
         self._seen += size
         if self._max_body and self._seen > self._max_body:
             raise ProtocolError(413, "request body too large")
         self._remaining = size
-        self._state = _State.DATA
+        self._state = _DATA
         return True
 
     def _read_data_end(self, buffer: bytearray) -> bool:
@@ -169,7 +182,7 @@ class ChunkedDecoder:
         if len(buffer) < 2:
             return False
         del buffer[:2]
-        self._state = _State.SIZE
+        self._state = _SIZE
         return True
 
     def _read_trailer(self, buffer: bytearray) -> bool:
@@ -177,7 +190,7 @@ class ChunkedDecoder:
         if line is None:
             return False
         if not line:
-            self._state = _State.DONE
+            self._state = _DONE
             return True
         self._fields += 1
         if self._fields > self._max_fields:
@@ -229,9 +242,9 @@ class ChunkedDecoder:
 
 
 _STEPS: Final[dict[_State, Callable[[ChunkedDecoder, bytearray], bool]]] = {
-    _State.SIZE: ChunkedDecoder._read_size,
-    _State.DATA_END: ChunkedDecoder._read_data_end,
-    _State.TRAILERS: ChunkedDecoder._read_trailer,
+    _SIZE: ChunkedDecoder._read_size,
+    _DATA_END: ChunkedDecoder._read_data_end,
+    _TRAILERS: ChunkedDecoder._read_trailer,
 }
 
 

@@ -53,6 +53,19 @@ class ResponseState(enum.Enum):
     AWAIT_TRAILERS = "awaiting http.response.trailers"
     COMPLETE = "complete"
 
+    # identity hash, as C code: Enum's own __hash__ is a Python call, and each state change
+    # looks the state up in _TRANSITIONS
+    __hash__ = object.__hash__
+
+
+# Enum members as module constants: EnumType defines __getattr__, so on Python 3.11 every
+# ``Enum.MEMBER`` takes the slow attribute hook (about 100 ns); requests make dozens of these
+_AWAIT_START: Final = ResponseState.AWAIT_START
+_AWAIT_BODY: Final = ResponseState.AWAIT_BODY
+_STREAMING: Final = ResponseState.STREAMING
+_AWAIT_TRAILERS: Final = ResponseState.AWAIT_TRAILERS
+_COMPLETE: Final = ResponseState.COMPLETE
+
 
 class RequestCycle:
     """The state of one request between the connection and the app."""
@@ -68,8 +81,8 @@ class RequestCycle:
         self.protocol = protocol
         self.scope = scope
         self.writer = writer
-        self.state = ResponseState.AWAIT_START
-        self._allowed = _TRANSITIONS[ResponseState.AWAIT_START]
+        self.state = _AWAIT_START
+        self._allowed = _TRANSITIONS[_AWAIT_START]
         self.task: asyncio.Task[None] | None = None
         #: request body received and not yet handed to the app, as the chunks that came in
         #: (kept apart, not copied together: one chunk goes to the app as it is)
@@ -90,7 +103,7 @@ class RequestCycle:
 
     def add_body(self, data: bytes) -> None:
         """A piece of request body arrived (kept only while the response is not complete)."""
-        if self.state is not ResponseState.COMPLETE:
+        if self.state is not _COMPLETE:
             self.body.append(data)
             self.body_size += len(data)
         self.wake()
@@ -114,7 +127,7 @@ class RequestCycle:
             if not isinstance(exc, Exception):
                 raise
         else:
-            if self.state is not ResponseState.COMPLETE:
+            if self.state is not _COMPLETE:
                 self._app_failed(None)
         finally:
             if self.task is not None:
@@ -130,7 +143,7 @@ class RequestCycle:
         else:
             log.error("Exception in ASGI app (response %s): %s %s", state.value,
                       self.scope["method"], self.scope["path"], exc_info=exc)
-        self._to(ResponseState.COMPLETE)
+        self._to(_COMPLETE)
         if self.writer.headers_sent or self.disconnected:
             self.protocol.abort("application error after the response started")
         elif exc is not None and self.protocol.ctx.debug:
@@ -148,7 +161,7 @@ class RequestCycle:
             if not self.writer.started:
                 self.protocol.write(_CONTINUE)
         while True:
-            if self.disconnected or self.state is ResponseState.COMPLETE:
+            if self.disconnected or self.state is _COMPLETE:
                 return dict(_DISCONNECT)
             if not self.body_delivered and (self.body or self.body_complete):
                 break
@@ -204,7 +217,7 @@ class RequestCycle:
             raise ASGIMessageError("http.response.start without a 'status'") from None
         except ResponseError as exc:
             raise ASGIMessageError(f"http.response.start: {exc}") from None
-        self._to(ResponseState.AWAIT_BODY)
+        self._to(_AWAIT_BODY)
 
     def _on_body(self, message: Message) -> None:
         body = message.get("body", b"")
@@ -226,9 +239,9 @@ class RequestCycle:
         if data:
             self.protocol.write(data)
         if more:
-            self._to(ResponseState.STREAMING)
+            self._to(_STREAMING)
         elif writer.awaiting_trailers:
-            self._to(ResponseState.AWAIT_TRAILERS)
+            self._to(_AWAIT_TRAILERS)
         else:
             self._complete()
 
@@ -267,7 +280,7 @@ class RequestCycle:
         self._complete()
 
     def _complete(self) -> None:
-        self._to(ResponseState.COMPLETE)
+        self._to(_COMPLETE)
         self.protocol.response_complete(self)
 
 
@@ -288,15 +301,15 @@ def _debug_page(exc: BaseException, scope: Message) -> tuple[bytes, bytes]:
 _Handler = Callable[[RequestCycle, Message], Awaitable[None] | None]
 #: state -> {message type allowed in it: its handler}; the handler moves to the next state
 _TRANSITIONS: Final[dict[ResponseState, dict[str, _Handler]]] = {
-    ResponseState.AWAIT_START: {
+    _AWAIT_START: {
         "http.response.early_hint": RequestCycle._on_early_hint,
         "http.response.start": RequestCycle._on_start,
     },
-    ResponseState.AWAIT_BODY: {
+    _AWAIT_BODY: {
         "http.response.body": RequestCycle._on_body,
         "http.response.pathsend": RequestCycle._on_pathsend,
     },
-    ResponseState.STREAMING: {"http.response.body": RequestCycle._on_body},
-    ResponseState.AWAIT_TRAILERS: {"http.response.trailers": RequestCycle._on_trailers},
-    ResponseState.COMPLETE: {},
+    _STREAMING: {"http.response.body": RequestCycle._on_body},
+    _AWAIT_TRAILERS: {"http.response.trailers": RequestCycle._on_trailers},
+    _COMPLETE: {},
 }

@@ -71,6 +71,15 @@ class _State(enum.Enum):
     DONE = "DONE"
 
 
+# Enum members as module constants: EnumType defines __getattr__, so on Python 3.11 every
+# ``Enum.MEMBER`` takes the slow attribute hook (about 100 ns); requests make dozens of these
+_HEAD: Final = _State.HEAD
+_BODY: Final = _State.BODY
+_CHUNKED: Final = _State.CHUNKED
+_H11: Final = _State.H11
+_DONE: Final = _State.DONE
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     """Bounds on what a client may send in a request (the ``limit_request_*`` settings)."""
@@ -115,7 +124,7 @@ class RequestReader:
         self._fast = fast_path
         self._buffer = bytearray()
         self._eof = False
-        self._state = _State.HEAD
+        self._state = _HEAD
         #: bytes of a Content-Length body still to come
         self._remaining = 0
         self._chunked: ChunkedDecoder | None = None
@@ -138,7 +147,7 @@ class RequestReader:
     @property
     def request_complete(self) -> bool:
         """The current request has been read to its end."""
-        return self._state is _State.DONE
+        return self._state is _DONE
 
     def feed(self, data: bytes) -> None:
         """Add bytes received from the client; ``b""`` means the client closed its side."""
@@ -156,9 +165,9 @@ class RequestReader:
         if self._buffer or not data:
             return None
         state = self._state
-        if state is _State.BODY:
+        if state is _BODY:
             remaining = self._remaining
-        elif state is _State.CHUNKED:
+        elif state is _CHUNKED:
             assert self._chunked is not None
             remaining = self._chunked.data_due
             if not remaining:
@@ -169,20 +178,20 @@ class RequestReader:
             chunk, rest = data, b""
         else:
             chunk, rest = data[:remaining], data[remaining:]
-        if state is _State.CHUNKED:
+        if state is _CHUNKED:
             assert self._chunked is not None
             self._chunked.handed_out(len(chunk))
             return chunk, rest
         self._remaining = remaining - len(chunk)
         if self._remaining == 0:
-            self._state = _State.DONE
+            self._state = _DONE
         return chunk, rest
 
     def next_cycle(self) -> None:
         """Allow the next request to be read (the previous response is complete)."""
-        if self._state is not _State.DONE:
+        if self._state is not _DONE:
             raise RuntimeError(f"next_cycle in state {self._state.name}")
-        self._state = _State.HEAD
+        self._state = _HEAD
 
     def take_trailing(self) -> bytes:
         """Bytes after the current request, for a protocol switch; the reader is done with them."""
@@ -193,20 +202,20 @@ class RequestReader:
     def next_event(self) -> Event:
         """The next event, or a Signal saying why there is none yet; raises ProtocolError."""
         state = self._state
-        if state is _State.HEAD:
+        if state is _HEAD:
             return self._read_head()
-        if state is _State.BODY:
+        if state is _BODY:
             return self._read_body()
-        if state is _State.CHUNKED:
+        if state is _CHUNKED:
             return self._read_chunked()
-        if state is _State.H11:
+        if state is _H11:
             return self._read_h11()
         return PAUSED
 
     @property
     def head_started(self) -> bool:
         """Bytes of a request head have arrived and the head is not complete yet."""
-        return self._state is _State.HEAD and bool(self._buffer)
+        return self._state is _HEAD and bool(self._buffer)
 
     def _read_head(self) -> Event:
         buffer = self._buffer
@@ -250,7 +259,7 @@ class RequestReader:
         del buffer[: end + 4]
         if head.content_length or head.chunked:
             return self._start_body(head)
-        self._state = _State.DONE
+        self._state = _DONE
         return head
 
     def _start_body(self, head: RequestHead) -> RequestHead:
@@ -258,21 +267,21 @@ class RequestReader:
         if head.content_length:
             self._limits.check_body_size(head.content_length)
             self._remaining = head.content_length
-            self._state = _State.BODY
+            self._state = _BODY
         elif head.chunked:
             limits = self._limits
             self._chunked = ChunkedDecoder(max_body=limits.max_body,
                                            max_fields=limits.max_fields,
                                            max_field_size=limits.max_field_size)
-            self._state = _State.CHUNKED
+            self._state = _CHUNKED
         else:
-            self._state = _State.DONE
+            self._state = _DONE
         return head
 
     def _read_body(self) -> Event:
         remaining = self._remaining
         if remaining == 0:
-            self._state = _State.DONE
+            self._state = _DONE
             return END_OF_BODY
         buffer = self._buffer
         if not buffer:
@@ -296,7 +305,7 @@ class RequestReader:
             return Body(data)
         if decoder.complete:
             self._chunked = None
-            self._state = _State.DONE
+            self._state = _DONE
             return END_OF_BODY
         return NEED_DATA
 
@@ -314,7 +323,7 @@ class RequestReader:
             conn.receive_data(b"")
         self._buffer.clear()
         self._h11 = conn
-        self._state = _State.H11
+        self._state = _H11
         self.used_h11 += 1
         return self._read_h11()
 

@@ -51,6 +51,14 @@ class _Framing(enum.Enum):
     CLOSE = "close-delimited"
 
 
+# Enum members as module constants: EnumType defines __getattr__, so on Python 3.11 every
+# ``Enum.MEMBER`` takes the slow attribute hook (about 100 ns); requests make dozens of these
+_FRAMING_NONE: Final = _Framing.NONE
+_FRAMING_LENGTH: Final = _Framing.LENGTH
+_FRAMING_CHUNKED: Final = _Framing.CHUNKED
+_FRAMING_CLOSE: Final = _Framing.CLOSE
+
+
 class _DateLine:
     """The ``date:`` header line, formatted at most once a second."""
 
@@ -166,7 +174,7 @@ class ResponseWriter:
         self.body_bytes = 0
         self._lines: list[bytes] = []
         self._special: dict[bytes, bytes] = {}
-        self._framing = _Framing.NONE
+        self._framing = _FRAMING_NONE
         self._remaining = 0
         self._server_line = server_line
         #: the app announced trailers (``http.response.trailers`` extension)
@@ -212,32 +220,32 @@ class ResponseWriter:
         """
         special = self._special
         if self.status in _NO_BODY_STATUS:
-            self._framing = _Framing.NONE
+            self._framing = _FRAMING_NONE
             return b""
         if b"transfer-encoding" in special:
             if b"content-length" in special:
                 parts = self._lines
                 at = next(i for i in range(0, len(parts), 4) if parts[i] == b"content-length")
                 del parts[at:at + 4]
-            self._framing = _Framing.CHUNKED
+            self._framing = _FRAMING_CHUNKED
             line = b""
         elif b"content-length" in special:
-            self._framing = _Framing.LENGTH
+            self._framing = _FRAMING_LENGTH
             self._remaining = int(special[b"content-length"])
             line = b""
         elif not more and not self.trailers:
-            self._framing = _Framing.LENGTH
+            self._framing = _FRAMING_LENGTH
             self._remaining = len(first)
             line = b"content-length: %d\r\n" % len(first)
         elif self._http10:
-            self._framing = _Framing.CLOSE
+            self._framing = _FRAMING_CLOSE
             self.keep_alive = False
             line = b""
         else:
-            self._framing = _Framing.CHUNKED
+            self._framing = _FRAMING_CHUNKED
             line = b"transfer-encoding: chunked\r\n"
         if self._head_only:
-            self._framing = _Framing.NONE
+            self._framing = _FRAMING_NONE
         return line
 
     def _head(self, framing_line: bytes) -> bytes:
@@ -267,7 +275,7 @@ class ResponseWriter:
         framing_line = self._choose_framing(data, more) if first else b""
         framing = self._framing
         size = len(data)
-        if framing is _Framing.LENGTH:
+        if framing is _FRAMING_LENGTH:
             remaining = self._remaining - size
             if remaining < 0:
                 raise ResponseError(
@@ -277,14 +285,14 @@ class ResponseWriter:
                     f"response ended {remaining} bytes short of its content-length")
             self._remaining = remaining
         self.headers_sent = True
-        trailers_follow = not more and self.trailers and framing is _Framing.CHUNKED
+        trailers_follow = not more and self.trailers and framing is _FRAMING_CHUNKED
         self.awaiting_trailers = not more and self.trailers
         self.complete = not more and not self.trailers
         head = self._head(framing_line) if first else b""
-        if framing is _Framing.NONE:
+        if framing is _FRAMING_NONE:
             return head
         self.body_bytes += size
-        if framing is _Framing.CHUNKED:
+        if framing is _FRAMING_CHUNKED:
             end = b"" if more else (b"0\r\n" if trailers_follow else b"0\r\n\r\n")
             if size > _JOIN_LIMIT:
                 # large parts are not copied into their framing: the transport writes the
@@ -304,7 +312,7 @@ class ResponseWriter:
         if not more:
             self.awaiting_trailers = False
             self.complete = True
-        if self._framing is not _Framing.CHUNKED:
+        if self._framing is not _FRAMING_CHUNKED:
             return b""
         return b"".join(lines) + (b"" if more else b"\r\n")
 
@@ -320,15 +328,15 @@ class ResponseWriter:
         if b"transfer-encoding" in special:
             raise ResponseError("pathsend cannot be used with transfer-encoding")
         line = b"" if b"content-length" in special else b"content-length: %d\r\n" % size
-        self._framing = _Framing.NONE if (
-            self._head_only or self.status in _NO_BODY_STATUS) else _Framing.LENGTH
+        self._framing = _FRAMING_NONE if (
+            self._head_only or self.status in _NO_BODY_STATUS) else _FRAMING_LENGTH
         self.headers_sent = True
         self.complete = True
-        if self._framing is _Framing.LENGTH:
+        if self._framing is _FRAMING_LENGTH:
             self.body_bytes = size
         return self._head(line)
 
     @property
     def file_body_wanted(self) -> bool:
         """After ``file_head``: whether the file's bytes go on the wire."""
-        return self._framing is _Framing.LENGTH
+        return self._framing is _FRAMING_LENGTH

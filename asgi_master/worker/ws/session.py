@@ -66,6 +66,19 @@ class SessionState(enum.Enum):
     CLOSING = "closing (a close frame was sent; awaiting the peer's)"
     CLOSED = "closed"
 
+    # identity hash, as C code: Enum's own __hash__ is a Python call, and each message looks
+    # the state up in _TRANSITIONS
+    __hash__ = object.__hash__
+
+
+# Enum members as module constants: EnumType defines __getattr__, so on Python 3.11 every
+# ``Enum.MEMBER`` takes the slow attribute hook (about 100 ns); every message makes several
+_CONNECTING: Final = SessionState.CONNECTING
+_RESPONDING: Final = SessionState.RESPONDING
+_OPEN: Final = SessionState.OPEN
+_CLOSING: Final = SessionState.CLOSING
+_CLOSED: Final = SessionState.CLOSED
+
 
 class TransportAction(enum.Enum):
     """What the adapter should do with the TCP connection."""
@@ -73,6 +86,17 @@ class TransportAction(enum.Enum):
     KEEP = "keep it open"
     CLOSE = "close it once what is queued is written"
     ABORT = "abort it"
+
+
+# (the same, for TransportAction)
+_ACTION_KEEP: Final = TransportAction.KEEP
+_ACTION_CLOSE: Final = TransportAction.CLOSE
+_ACTION_ABORT: Final = TransportAction.ABORT
+# (and for wsproto's connection states)
+_WS_OPEN: Final = ConnectionState.OPEN
+_WS_LOCAL_CLOSING: Final = ConnectionState.LOCAL_CLOSING
+_WS_REMOTE_CLOSING: Final = ConnectionState.REMOTE_CLOSING
+_WS_CLOSED: Final = ConnectionState.CLOSED
 
 
 def valid_close_code(code: object) -> bool:
@@ -100,8 +124,8 @@ class WebSocketSession:
         self.settings = settings
         #: the ``server:`` header line of the responses (empty when turned off)
         self.server_line = server_line
-        self.state = SessionState.CONNECTING
-        self.transport_action = TransportAction.KEEP
+        self.state = _CONNECTING
+        self.transport_action = _ACTION_KEEP
         #: 101 once accepted, or the status of the denial response (for the access log)
         self.status = 0
         #: message payload (or denial body) bytes the app sent
@@ -173,7 +197,7 @@ class WebSocketSession:
 
     def receive_data(self, data: bytes) -> None:
         """Bytes received from the peer."""
-        if self.state is SessionState.CONNECTING:
+        if self.state is _CONNECTING:
             # nothing is parsed before the app accepts: a denied connection never speaks
             # WebSocket, so its bytes are never interpreted as frames
             self._pending += data
@@ -183,7 +207,7 @@ class WebSocketSession:
             return
         scanner = self._scanner
         if scanner is not None:
-            if self.state is SessionState.OPEN and conn.state is ConnectionState.OPEN:
+            if self.state is _OPEN and conn.state is _WS_OPEN:
                 if scanner.feed(data, self._fast_message, self._wsproto_frames):
                     return
                 data = b""
@@ -194,7 +218,7 @@ class WebSocketSession:
                 return
         step = DEFLATE_SLICE if self._deflate is not None else max(len(data), 1)
         for start in range(0, len(data), step):
-            if conn.state not in (ConnectionState.OPEN, ConnectionState.LOCAL_CLOSING):
+            if conn.state not in (_WS_OPEN, _WS_LOCAL_CLOSING):
                 return
             conn.receive_data(data[start:start + step] if step < len(data) else data)
             self._process_events(conn)
@@ -224,24 +248,24 @@ class WebSocketSession:
         assert conn is not None
         conn.receive_data(data)
         self._process_events(conn)
-        return (not self._failed and self.state is SessionState.OPEN
-                and conn.state is ConnectionState.OPEN)
+        return (not self._failed and self.state is _OPEN
+                and conn.state is _WS_OPEN)
 
     def connection_lost(self) -> None:
         """The TCP connection is gone (or the peer closed its side)."""
         self._gone = True
-        if self.state is not SessionState.CLOSED:
-            closing = self.state is SessionState.CLOSING
+        if self.state is not _CLOSED:
+            closing = self.state is _CLOSING
             self._finish(self._close_code if closing else ABNORMAL_CLOSURE,
                          self._close_reason if closing else "")
 
     def _process_events(self, conn: Connection) -> None:
         for event in conn.events():
             if isinstance(event, TextMessage | BytesMessage):
-                if self.state is SessionState.OPEN:
+                if self.state is _OPEN:
                     self._message_part(event)
             elif isinstance(event, Ping):
-                if conn.state is ConnectionState.OPEN:
+                if conn.state is _WS_OPEN:
                     self._out.append(conn.send(event.response()))
             elif isinstance(event, Pong):
                 if event.payload == self._ping_payload:
@@ -250,13 +274,13 @@ class WebSocketSession:
                 self._peer_close(conn, event)
 
     def _peer_close(self, conn: Connection, event: CloseConnection) -> None:
-        if conn.state is ConnectionState.REMOTE_CLOSING:
+        if conn.state is _WS_REMOTE_CLOSING:
             # the peer starts the closing handshake: answer with its code, then close first
             # (RFC 6455 7.1.1: the server closes the TCP connection)
             self._out.append(conn.send(CloseConnection(code=event.code)))
             self._gone = True
             self._finish(event.code, event.reason or "")
-        elif conn.state is ConnectionState.CLOSED:
+        elif conn.state is _WS_CLOSED:
             # the peer's answer to our close frame
             self._finish(self._close_code, self._close_reason)
         else:
@@ -264,7 +288,7 @@ class WebSocketSession:
             # without a state change): fail the connection with the code it chose
             self._failed = True
             self._gone = True
-            if conn.state is ConnectionState.OPEN:
+            if conn.state is _WS_OPEN:
                 self._close(event.code, event.reason or "", wait=False)
             else:
                 self._finish(self._close_code, self._close_reason)
@@ -303,7 +327,7 @@ class WebSocketSession:
     def ping(self, payload: bytes) -> bool:
         """Send a keep-alive ping; False if the session is not open."""
         conn = self._conn
-        if self.state is not SessionState.OPEN or conn is None:
+        if self.state is not _OPEN or conn is None:
             return False
         self._out.append(conn.send(Ping(payload)))
         self._ping_payload = payload
@@ -311,22 +335,22 @@ class WebSocketSession:
 
     def ping_timed_out(self) -> None:
         """The peer did not answer a ping in time: fail the connection with 1011."""
-        if self.state is SessionState.OPEN and self.awaiting_pong:
+        if self.state is _OPEN and self.awaiting_pong:
             self._gone = True
             self._close(1011, "keepalive ping timeout", wait=False)
 
     def close_timed_out(self) -> None:
         """The peer did not answer our close frame in time: end the session anyway."""
-        if self.state is SessionState.CLOSING:
+        if self.state is _CLOSING:
             self._finish(self._close_code, self._close_reason)
 
     def server_close(self, code: int, reason: str) -> None:
         """The server ends the session (a drain): a close frame now if open, right after the
         accept if still connecting; the app's next sends raise ``ClientDisconnected``."""
-        if self.state is SessionState.OPEN:
+        if self.state is _OPEN:
             self._gone = True
             self._close(code, reason, wait=True)
-        elif self.state is SessionState.CONNECTING:
+        elif self.state is _CONNECTING:
             self._close_after_accept = (code, reason)
 
     # -- the app's side -------------------------------------------------------------------
@@ -350,17 +374,17 @@ class WebSocketSession:
         an answer to the handshake that is a 500; in the middle of a denial response the
         connection is aborted; an open WebSocket is closed with 1000 (1011 on failure)."""
         state = self.state
-        if state is SessionState.CONNECTING:
+        if state is _CONNECTING:
             self._deny(500, b"Internal Server Error\n")
-        elif state is SessionState.RESPONDING:
+        elif state is _RESPONDING:
             writer = self._writer
             if writer is not None and writer.headers_sent:
-                self.state = SessionState.CLOSED
-                self.transport_action = TransportAction.ABORT
+                self.state = _CLOSED
+                self.transport_action = _ACTION_ABORT
                 self._end(ABNORMAL_CLOSURE, "")
             else:
                 self._deny(500, b"Internal Server Error\n")
-        elif state is SessionState.OPEN:
+        elif state is _OPEN:
             self._app_closed = True
             self._close(1011 if failed else 1000, "", wait=True)
 
@@ -373,7 +397,7 @@ class WebSocketSession:
             raise ASGIMessageError(f"websocket.accept: {exc}") from None
         self._out.append(response)
         self.status = 101
-        self.state = SessionState.OPEN
+        self.state = _OPEN
         self._conn = Connection(ConnectionType.SERVER,
                                 [self._deflate] if self._deflate is not None else None)
         if self._fast_frames:
@@ -382,7 +406,7 @@ class WebSocketSession:
         self._pending.clear()
         if pending:
             self.receive_data(pending)
-        if self._close_after_accept is not None and self.state is SessionState.OPEN:
+        if self._close_after_accept is not None and self.state is _OPEN:
             self._gone = True
             self._close(*self._close_after_accept, wait=True)
 
@@ -394,8 +418,8 @@ class WebSocketSession:
     def _deny(self, status: int, body: bytes) -> None:
         self._out.append(simple_response(status, body))
         self.status = status
-        self.state = SessionState.CLOSED
-        self.transport_action = TransportAction.CLOSE
+        self.state = _CLOSED
+        self.transport_action = _ACTION_CLOSE
         self._end(ABNORMAL_CLOSURE, "")
 
     def _on_response_start(self, message: Message) -> None:
@@ -406,7 +430,7 @@ class WebSocketSession:
             raise ASGIMessageError(f"websocket.http.response.start: {exc}") from None
         self._writer = writer
         self.status = writer.status
-        self.state = SessionState.RESPONDING
+        self.state = _RESPONDING
 
     def _on_response_body(self, message: Message) -> None:
         writer = self._writer
@@ -424,8 +448,8 @@ class WebSocketSession:
         self.bytes_sent += len(body)
         if not more:
             self._app_closed = True
-            self.state = SessionState.CLOSED
-            self.transport_action = TransportAction.CLOSE
+            self.state = _CLOSED
+            self.transport_action = _ACTION_CLOSE
             self._end(ABNORMAL_CLOSURE, "")
 
     def _on_send(self, message: Message) -> None:
@@ -447,7 +471,7 @@ class WebSocketSession:
             self.bytes_sent += len(data)
         conn = self._conn
         assert conn is not None
-        if self._fast_frames and conn.state is ConnectionState.OPEN:
+        if self._fast_frames and conn.state is _WS_OPEN:
             self._out.append(data_frame(first_byte, payload))
         elif first_byte == FIN_TEXT:
             self._out.append(conn.send(TextMessage(data=payload.decode("utf-8"))))
@@ -472,21 +496,21 @@ class WebSocketSession:
     def _close(self, code: int, reason: str, *, wait: bool) -> None:
         """Send a close frame; then wait for the peer's (CLOSING) or finish now."""
         conn = self._conn
-        if conn is not None and conn.state is ConnectionState.OPEN:
+        if conn is not None and conn.state is _WS_OPEN:
             self._out.append(conn.send(CloseConnection(code=code, reason=reason)))
         if self._deflate is not None:
             self._deflate.discard = True
         self._close_code = code
         self._close_reason = reason
         if wait and not self._failed:
-            self.state = SessionState.CLOSING
+            self.state = _CLOSING
         else:
             self._finish(code, reason)
 
     def _finish(self, code: int, reason: str) -> None:
-        self.state = SessionState.CLOSED
-        if self.transport_action is TransportAction.KEEP:
-            self.transport_action = TransportAction.CLOSE
+        self.state = _CLOSED
+        if self.transport_action is _ACTION_KEEP:
+            self.transport_action = _ACTION_CLOSE
         self._end(code, reason)
 
     def _end(self, code: int, reason: str) -> None:
@@ -498,12 +522,12 @@ class WebSocketSession:
 
 _Handler = Callable[[WebSocketSession, Message], None]
 _TRANSITIONS: Final[dict[tuple[SessionState, str], _Handler]] = {
-    (SessionState.CONNECTING, "websocket.accept"): WebSocketSession._on_accept,
-    (SessionState.CONNECTING, "websocket.close"): WebSocketSession._on_deny,
-    (SessionState.CONNECTING, "websocket.http.response.start"):
+    (_CONNECTING, "websocket.accept"): WebSocketSession._on_accept,
+    (_CONNECTING, "websocket.close"): WebSocketSession._on_deny,
+    (_CONNECTING, "websocket.http.response.start"):
         WebSocketSession._on_response_start,
-    (SessionState.RESPONDING, "websocket.http.response.body"):
+    (_RESPONDING, "websocket.http.response.body"):
         WebSocketSession._on_response_body,
-    (SessionState.OPEN, "websocket.send"): WebSocketSession._on_send,
-    (SessionState.OPEN, "websocket.close"): WebSocketSession._on_close,
+    (_OPEN, "websocket.send"): WebSocketSession._on_send,
+    (_OPEN, "websocket.close"): WebSocketSession._on_close,
 }
