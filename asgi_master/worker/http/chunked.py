@@ -55,13 +55,11 @@ class _State(enum.Enum):
     TRAILERS = "TRAILERS"
     DONE = "DONE"
 
-    # identity hash, as C code: Enum's own __hash__ is a Python call, and each step looks the
-    # state up in _STEPS
+    # used as dict keys on hot paths: identity hash, in C (docs/design.md, "Enum states")
     __hash__ = object.__hash__
 
 
-# Enum members as module constants: EnumType defines __getattr__, so on Python 3.11 every
-# ``Enum.MEMBER`` takes the slow attribute hook (about 100 ns); requests make dozens of these
+# hot paths compare with these, not with ``Enum.MEMBER`` (docs/design.md, "Enum states")
 _SIZE: Final = _State.SIZE
 _DATA: Final = _State.DATA
 _DATA_END: Final = _State.DATA_END

@@ -53,13 +53,11 @@ class ResponseState(enum.Enum):
     AWAIT_TRAILERS = "awaiting http.response.trailers"
     COMPLETE = "complete"
 
-    # identity hash, as C code: Enum's own __hash__ is a Python call, and each state change
-    # looks the state up in _TRANSITIONS
+    # used as dict keys on hot paths: identity hash, in C (docs/design.md, "Enum states")
     __hash__ = object.__hash__
 
 
-# Enum members as module constants: EnumType defines __getattr__, so on Python 3.11 every
-# ``Enum.MEMBER`` takes the slow attribute hook (about 100 ns); requests make dozens of these
+# hot paths compare with these, not with ``Enum.MEMBER`` (docs/design.md, "Enum states")
 _AWAIT_START: Final = ResponseState.AWAIT_START
 _AWAIT_BODY: Final = ResponseState.AWAIT_BODY
 _STREAMING: Final = ResponseState.STREAMING

@@ -71,8 +71,7 @@ class _State(enum.Enum):
     DONE = "DONE"
 
 
-# Enum members as module constants: EnumType defines __getattr__, so on Python 3.11 every
-# ``Enum.MEMBER`` takes the slow attribute hook (about 100 ns); requests make dozens of these
+# hot paths compare with these, not with ``Enum.MEMBER`` (docs/design.md, "Enum states")
 _HEAD: Final = _State.HEAD
 _BODY: Final = _State.BODY
 _CHUNKED: Final = _State.CHUNKED

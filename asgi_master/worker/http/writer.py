@@ -51,8 +51,7 @@ class _Framing(enum.Enum):
     CLOSE = "close-delimited"
 
 
-# Enum members as module constants: EnumType defines __getattr__, so on Python 3.11 every
-# ``Enum.MEMBER`` takes the slow attribute hook (about 100 ns); requests make dozens of these
+# hot paths compare with these, not with ``Enum.MEMBER`` (docs/design.md, "Enum states")
 _FRAMING_NONE: Final = _Framing.NONE
 _FRAMING_LENGTH: Final = _Framing.LENGTH
 _FRAMING_CHUNKED: Final = _Framing.CHUNKED

@@ -66,13 +66,11 @@ class SessionState(enum.Enum):
     CLOSING = "closing (a close frame was sent; awaiting the peer's)"
     CLOSED = "closed"
 
-    # identity hash, as C code: Enum's own __hash__ is a Python call, and each message looks
-    # the state up in _TRANSITIONS
+    # used as dict keys on hot paths: identity hash, in C (docs/design.md, "Enum states")
     __hash__ = object.__hash__
 
 
-# Enum members as module constants: EnumType defines __getattr__, so on Python 3.11 every
-# ``Enum.MEMBER`` takes the slow attribute hook (about 100 ns); every message makes several
+# hot paths compare with these, not with ``Enum.MEMBER`` (docs/design.md, "Enum states")
 _CONNECTING: Final = SessionState.CONNECTING
 _RESPONDING: Final = SessionState.RESPONDING
 _OPEN: Final = SessionState.OPEN
