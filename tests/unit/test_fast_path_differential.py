@@ -31,7 +31,7 @@ from tests.unit.chunked_bodies import broken_bodies, cut_short, valid_bodies
 TOKEN_CHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 methods = st.one_of(st.sampled_from([b"GET", b"POST", b"HEAD", b"PUT", b"OPTIONS", b"get",
-                                     b"CONNECT"]),
+                                     b"CONNECT", b"connect"]),
                     st.text(TOKEN_CHARS + " /@", min_size=1, max_size=8).map(str.encode))
 targets = st.one_of(
     st.sampled_from([b"/", b"/a/b?c=d&e", b"/%7Euser", b"/caf%C3%A9", b"*",

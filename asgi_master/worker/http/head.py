@@ -20,8 +20,9 @@ from typing import Final
 # RFC 9110 token and field grammar, as h11 writes it.
 _TOKEN = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
 # CONNECT takes only authority-form: its origin-form targets go to the h11 path to be refused
+# (in any case: the scope uppercases methods, as ASGI asks, so "connect" reaches the app as CONNECT)
 _REQUEST_LINE: Final = re.compile(
-    rb"(?!CONNECT )(" + _TOKEN + rb") (/[\x21-\x7e]*) HTTP/(1\.[01])"
+    rb"(?!(?i:connect) )(" + _TOKEN + rb") (/[\x21-\x7e]*) HTTP/(1\.[01])"
 )
 #: a field line (RFC 9112 5): header lines on the fast path, trailer lines of chunked bodies
 FIELD_LINE: Final = re.compile(
@@ -88,7 +89,9 @@ def _connection_tokens(value: bytes) -> set[bytes]:
 
 def _check_target(method: bytes, target: bytes) -> None:
     """RFC 9112 3.2: authority-form for CONNECT and only for it, origin-form and absolute-form
-    for every other method, asterisk-form only for OPTIONS."""
+    for every other method, asterisk-form only for OPTIONS. The method is compared uppercased,
+    as the scope will carry it."""
+    method = method.upper()
     if method == b"CONNECT":
         if _AUTHORITY.fullmatch(target):
             return
