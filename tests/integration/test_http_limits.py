@@ -143,7 +143,8 @@ def test_pathsend_to_a_missing_file_is_a_clean_500(start_server):
     assert "cannot open /nonexistent/file" in server.log
 
 
-def test_large_upload_to_a_slow_reader_keeps_worker_memory_bounded(start_server):
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_large_upload_to_a_slow_reader_keeps_worker_memory_bounded(start_server, framing):
     server = start_server(APP, "--workers", "1", "--limit-request-body", "0")
     server.wait_ready()
     rss_before = int(httpx.get(server.url("/rss")).text)
@@ -162,10 +163,18 @@ def test_large_upload_to_a_slow_reader_keeps_worker_memory_bounded(start_server)
     watcher.start()
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
-            sock.sendall(b"POST /slow-reader HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
-                         % size)
+            if framing == "chunked":
+                sock.sendall(b"POST /slow-reader HTTP/1.1\r\nHost: x\r\n"
+                             b"Transfer-Encoding: chunked\r\n\r\n")
+                piece = b"%x\r\n%s\r\n" % (len(block), block)
+            else:
+                sock.sendall(b"POST /slow-reader HTTP/1.1\r\nHost: x\r\n"
+                             b"Content-Length: %d\r\n\r\n" % size)
+                piece = block
             for _ in range(size // len(block)):
-                sock.sendall(block)
+                sock.sendall(piece)
+            if framing == "chunked":
+                sock.sendall(b"0\r\n\r\n")
             reply = sock.recv(65536)
     finally:
         stop.set()
