@@ -67,13 +67,9 @@ _TRAILERS: Final = _State.TRAILERS
 _DONE: Final = _State.DONE
 
 
-_MIDDLE: Final = "the client closed the connection in the middle of a chunked body"
-_TRUNCATED: Final = {
-    _SIZE: _MIDDLE,
-    _DATA: _MIDDLE,
-    _DATA_END: _MIDDLE,
-    _TRAILERS: "the client closed the connection before the end of the trailer section",
-}
+_TRUNCATED: Final = "the client closed the connection in the middle of a chunked body"
+_TRUNCATED_TRAILERS: Final = ("the client closed the connection before the end of the trailer "
+                              "section")
 
 
 class ChunkedDecoder:
@@ -136,7 +132,7 @@ class ChunkedDecoder:
             if not _STEPS[state](self, buffer):
                 break
         if eof:
-            raise ProtocolError(400, _TRUNCATED[state])
+            raise ProtocolError(400, _TRUNCATED_TRAILERS if state is _TRAILERS else _TRUNCATED)
         return None
 
     # -- steps: each consumes what it can and says whether it advanced -------------------

@@ -164,26 +164,26 @@ class RequestReader:
         if self._buffer or not data:
             return None
         state = self._state
+        # None for a Content-Length body
+        decoder = self._chunked if state is _CHUNKED else None
         if state is _BODY:
             remaining = self._remaining
-        elif state is _CHUNKED:
-            assert self._chunked is not None
-            remaining = self._chunked.data_due
-            if not remaining:
-                return None
+        elif decoder is not None:
+            remaining = decoder.data_due
         else:
+            return None
+        if not remaining:
             return None
         if len(data) <= remaining:
             chunk, rest = data, b""
         else:
             chunk, rest = data[:remaining], data[remaining:]
-        if state is _CHUNKED:
-            assert self._chunked is not None
-            self._chunked.handed_out(len(chunk))
-            return chunk, rest
-        self._remaining = remaining - len(chunk)
-        if self._remaining == 0:
-            self._state = _DONE
+        if decoder is None:
+            self._remaining = remaining - len(chunk)
+            if not self._remaining:
+                self._state = _DONE
+        else:
+            decoder.handed_out(len(chunk))
         return chunk, rest
 
     def next_cycle(self) -> None:
@@ -256,10 +256,7 @@ class RequestReader:
             return self._switch_to_h11()
         assert isinstance(head, RequestHead)
         del buffer[: end + 4]
-        if head.content_length or head.chunked:
-            return self._start_body(head)
-        self._state = _DONE
-        return head
+        return self._start_body(head)
 
     def _start_body(self, head: RequestHead) -> RequestHead:
         """Set up reading the body ``head`` announces, whichever parser read it."""
