@@ -23,20 +23,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"asgi-master: error: {exc}", file=sys.stderr)
         return 2
     config = invocation.config
-    configure_logs(config.log_level, config.access_log,
-                   access_json=config.log_format == "json")
+    configure_logs(config.log_level, config.access_log, access_json=config.log_format == "json")
     if invocation.check_config:
         return _check(invocation.config)
     from . import supervisor
 
     launch = Launch(argv=tuple(argv), cwd=os.getcwd())
-    return supervisor.run(config, _reloader(argv, launch.cwd), launch=launch,
-                          takeover=takeover)
+    return supervisor.run(config, _reloader(argv, launch.cwd), launch=launch, takeover=takeover)
 
 
 def _reloader(argv: Sequence[str], start_dir: str) -> Callable[[], Config]:
     """SIGHUP's config loader: reads the config as at start, from the directory the server
     was started in (``chdir`` may have moved the process since)."""
+
     def reload() -> Config:
         here = os.getcwd()
         os.chdir(start_dir)
@@ -44,6 +43,7 @@ def _reloader(argv: Sequence[str], start_dir: str) -> Callable[[], Config]:
             return load(argv).config
         finally:
             os.chdir(here)
+
     return reload
 
 

@@ -15,7 +15,18 @@ import os
 #: upper bounds (seconds) of the request-duration histogram a worker reports in STATS
 #: (``durations=`` one count per bound, then one for longer; ``duration_sum=``)
 DURATION_BUCKETS: tuple[float, ...] = (
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
 
 
 class Kind(enum.Enum):

@@ -75,21 +75,29 @@ class AccessLogFile(logging.FileHandler):
             self.release()
 
 
-def _handler_for(logger: logging.Logger, path: str | None, stream_is_stdout: bool
-                 ) -> logging.Handler:
+def _handler_for(
+    logger: logging.Logger, path: str | None, stream_is_stdout: bool
+) -> logging.Handler:
     """The logger's current handler if it already writes where asked, else a new one."""
     for handler in logger.handlers:
         if getattr(handler, "path", None) == path and (
-                path is not None or getattr(handler, "stream", None) is (
-                    sys.stdout if stream_is_stdout else sys.stderr)):
+            path is not None
+            or getattr(handler, "stream", None) is (sys.stdout if stream_is_stdout else sys.stderr)
+        ):
             return handler
     if path is None:
         return logging.StreamHandler(sys.stdout if stream_is_stdout else sys.stderr)
     return AccessLogFile(path) if stream_is_stdout else ErrorLogFile(path)
 
 
-def configure(level: str, access_log: bool, error_log: str | None = None,
-              access_log_file: str | None = None, *, access_json: bool = False) -> None:
+def configure(
+    level: str,
+    access_log: bool,
+    error_log: str | None = None,
+    access_log_file: str | None = None,
+    *,
+    access_json: bool = False,
+) -> None:
     """Install the handlers; safe to call again (a reload replaces them, a worker keeps the
     files its master opened). ``access_json``: access lines are JSON objects, written bare
     (no time and PID prefix) so that each line parses."""
@@ -97,8 +105,12 @@ def configure(level: str, access_log: bool, error_log: str | None = None,
     access = logging.getLogger(ACCESS_LOGGER)
     for logger, path, is_stdout, fmt in (
         (error, _file_path(error_log), False, _ERROR_FORMAT),
-        (access, _file_path(access_log_file), True,
-         "%(message)s" if access_json else _ACCESS_FORMAT),
+        (
+            access,
+            _file_path(access_log_file),
+            True,
+            "%(message)s" if access_json else _ACCESS_FORMAT,
+        ),
     ):
         handler = _handler_for(logger, path, is_stdout)
         for old in list(logger.handlers):
@@ -157,8 +169,12 @@ def read_log_config(path: str) -> dict[str, Any]:
 
 def setup(config: Config) -> None:
     """The logs as ``config`` asks: handlers and files, then ``log_config`` applied on top."""
-    configure(config.log_level, config.access_log, config.error_log, config.access_log_file,
-              access_json=config.log_format == "json")
+    configure(
+        config.log_level,
+        config.access_log,
+        config.error_log,
+        config.access_log_file,
+        access_json=config.log_format == "json",
+    )
     if config.log_config:
         logging.config.dictConfig(read_log_config(config.log_config))
-

@@ -127,18 +127,32 @@ async def run(cases: list[str], outdir: str, parallelism: int, port: int) -> int
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as server_log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "asgi_master", "bench.autobahn:echo",
-             "--bind", f"127.0.0.1:{port}", "--workers", "1", "--no-access-log",
-             "--log-level", "warning"],
-            cwd=ROOT, stdout=server_log, stderr=server_log, stdin=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "asgi_master",
+                "bench.autobahn:echo",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            stdout=server_log,
+            stderr=server_log,
+            stdin=subprocess.DEVNULL,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         try:
             _wait_listening(port, proc)
             started = time.monotonic()
             try:
-                results = await run_fuzzingclient(f"ws://127.0.0.1:{port}", cases, excluded,
-                                                  concurrency=parallelism)
+                results = await run_fuzzingclient(
+                    f"ws://127.0.0.1:{port}", cases, excluded, concurrency=parallelism
+                )
             except FailureError as failure:
                 results = failure.results
             print(f"ran {len(results)} cases in {time.monotonic() - started:.0f}s")
@@ -164,8 +178,12 @@ def main() -> None:
     parser.add_argument("--outdir", default="bench/results/autobahn")
     parser.add_argument("--parallelism", type=int, default=1)
     parser.add_argument("--port", type=int, default=0, help="default: a free port")
-    parser.add_argument("--cases", nargs="*", metavar="GLOB",
-                        help="narrow the selection (fnmatch patterns on case ids)")
+    parser.add_argument(
+        "--cases",
+        nargs="*",
+        metavar="GLOB",
+        help="narrow the selection (fnmatch patterns on case ids)",
+    )
     args = parser.parse_args()
     cases = selected_cases(args.cases)
     print(f"{len(cases)} cases selected")

@@ -19,13 +19,19 @@ import uvloop
 from asgi_master.worker.context import ServerContext
 from asgi_master.worker.http.protocol import HTTPProtocol
 
-REQUEST = (b"GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUser-Agent: wrk\r\n"
-           b"Accept: */*\r\n\r\n")
+REQUEST = (
+    b"GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n"
+)
 
 
 async def hello(scope, receive, send):  # type: ignore[no-untyped-def]
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"text/plain"), (b"content-length", b"13")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain"), (b"content-length", b"13")],
+        }
+    )
     await send({"type": "http.response.body", "body": b"Hello, world!"})
 
 
@@ -79,14 +85,18 @@ def main() -> None:
         profiler.enable()
         uvloop.run(run(args.requests))
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(int(__import__("os").environ.get("ROWS", "18")))
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(
+            int(__import__("os").environ.get("ROWS", "18"))
+        )
         return
     uvloop.run(run(2000))  # warm-up
     # the fastest of several runs: on a shared machine the others measure the neighbours
     elapsed = min(uvloop.run(run(args.requests)) for _ in range(args.repeat))
-    print(f"{args.requests} requests, best of {args.repeat}: "
-          f"{elapsed * 1e6 / args.requests:.2f} us/request "
-          f"({args.requests / elapsed:,.0f} requests/s of pure Python on one core)")
+    print(
+        f"{args.requests} requests, best of {args.repeat}: "
+        f"{elapsed * 1e6 / args.requests:.2f} us/request "
+        f"({args.requests / elapsed:,.0f} requests/s of pure Python on one core)"
+    )
 
 
 if __name__ == "__main__":

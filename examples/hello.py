@@ -1,9 +1,9 @@
 """The example app the README runs: a plain ASGI 3 application, no framework.
 
-    GET /          -> "Hello, world!"
-    GET /stream    -> a body streamed in parts
-    POST /echo     -> the request body back
-    GET /slow?s=N  -> answers after N seconds (to watch a graceful drain)
+GET /          -> "Hello, world!"
+GET /stream    -> a body streamed in parts
+POST /echo     -> the request body back
+GET /slow?s=N  -> answers after N seconds (to watch a graceful drain)
 """
 
 import asyncio
@@ -24,11 +24,15 @@ async def app(scope, receive, send):
         return
     path = scope["path"]
     if path == "/stream":
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"text/plain")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/plain")],
+            }
+        )
         for i in range(5):
-            await send({"type": "http.response.body", "body": b"part %d\n" % i,
-                        "more_body": True})
+            await send({"type": "http.response.body", "body": b"part %d\n" % i, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
         return
     if path == "/echo":
@@ -38,15 +42,27 @@ async def app(scope, receive, send):
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/octet-stream")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/octet-stream")],
+            }
+        )
         await send({"type": "http.response.body", "body": bytes(body)})
         return
     if path == "/slow":
         seconds = float(parse_qs(scope["query_string"].decode()).get("s", ["1"])[0])
         await asyncio.sleep(seconds)
     body = b"Hello, world!\n"
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                            (b"content-length", b"%d" % len(body))]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", b"%d" % len(body)),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

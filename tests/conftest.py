@@ -47,8 +47,13 @@ def _is_file_watcher(process: psutil.Process) -> bool:
 class Server:
     """A running ``asgi-master`` master process and the files its output goes to."""
 
-    def __init__(self, args: list[str], tmp_path: Path, env: dict[str, str] | None = None,
-                 port: int | None = None) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        tmp_path: Path,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+    ) -> None:
         self.port = port or free_port()
         self.log_path = tmp_path / f"server-{self.port}.log"
         self.out_path = tmp_path / f"server-{self.port}.out"
@@ -59,7 +64,10 @@ class Server:
         self._err = open(self.log_path, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "asgi_master", *args],
-            cwd=ROOT, env=full_env, stdin=subprocess.DEVNULL, stdout=self._out,
+            cwd=ROOT,
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._out,
             stderr=self._err,
         )
         self.pid = self.proc.pid
@@ -99,10 +107,12 @@ class Server:
 
     def wait_ready(self, workers: int = 1, timeout: float = 20.0) -> None:
         """Wait until the master logged that ``workers`` workers serve, and the port answers."""
+
         def ready() -> bool:
             if self.proc.poll() is not None:
                 raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.log}")
             return self.log.count(") ready") >= workers and "Ready:" in self.log
+
         wait_for(ready, timeout, what="workers ready")
         self.workers()
 
@@ -135,8 +145,9 @@ def start_server(tmp_path: Path) -> Iterator:
     """``start_server(args...) -> Server``; every server started is cleaned up by PID."""
     servers: list[Server] = []
 
-    def start(*args: str, env: dict[str, str] | None = None, port: int | None = None,
-              bind: bool = True) -> Server:
+    def start(
+        *args: str, env: dict[str, str] | None = None, port: int | None = None, bind: bool = True
+    ) -> Server:
         server_port = port or free_port()
         extra = ["--bind", f"127.0.0.1:{server_port}"] if bind else []
         server = Server([*args, *extra], tmp_path, env=env, port=server_port)
@@ -148,10 +159,16 @@ def start_server(tmp_path: Path) -> Iterator:
         server.cleanup()
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT,
-            timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, timeout: float = 30.0
+) -> subprocess.CompletedProcess[str]:
     """Run ``asgi-master`` to completion (for commands that exit by themselves)."""
     return subprocess.run(
-        [sys.executable, "-m", "asgi_master", *args], cwd=cwd, capture_output=True, text=True,
-        env={**os.environ, **(env or {})}, timeout=timeout, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "asgi_master", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
     )

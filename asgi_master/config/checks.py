@@ -30,8 +30,11 @@ def check(config: Config) -> None:
     validate_tls(config)
     validate_log_config(config)
     if config.reload_watcher == "watchfiles" and importlib.util.find_spec("watchfiles") is None:
-        _fail(config, "reload_watcher",
-              "the watchfiles package is not installed (pip install asgi-master[reload])")
+        _fail(
+            config,
+            "reload_watcher",
+            "the watchfiles package is not installed (pip install asgi-master[reload])",
+        )
 
 
 def validate_log_config(config: Config) -> None:
@@ -68,8 +71,11 @@ def validate_tls(config: Config) -> None:
             if problem:
                 _fail(config, name, problem)
     if config.cert_reqs != "none" and config.ca_certs is None:
-        _fail(config, "cert_reqs", "needs ca_certs, the CA certificates that client "
-                                   "certificates are verified against")
+        _fail(
+            config,
+            "cert_reqs",
+            "needs ca_certs, the CA certificates that client certificates are verified against",
+        )
     _try_loading(config)
 
 
@@ -100,8 +106,11 @@ def _try_loading(config: Config) -> None:
             if config.keyfile_password is None:
                 _fail(config, key_setting, "the private key is encrypted; set keyfile_password")
             _fail(config, "keyfile_password", "does not decrypt the private key")
-        _fail(config, key_setting, "no private key, or one that does not match the "
-                                   f"certificate ({_reason(exc)})")
+        _fail(
+            config,
+            key_setting,
+            f"no private key, or one that does not match the certificate ({_reason(exc)})",
+        )
     if config.ca_certs is not None:
         try:
             context.load_verify_locations(cafile=config.ca_certs)

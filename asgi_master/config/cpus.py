@@ -39,16 +39,22 @@ class _Quota:
 def usable_cpus(root: str | os.PathLike[str] = "/", affinity: int | None = None) -> CPULimit:
     """The CPUs this process may use: the cgroup quota rounded up, capped by the affinity."""
     if affinity is None:
-        affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-            os.cpu_count() or 1)
+        affinity = (
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else (os.cpu_count() or 1)
+        )
     affinity = max(affinity, 1)
     quota = cgroup_quota(Path(root))
     if quota is None:
         return CPULimit(affinity, f"{_plural(affinity)} in the CPU affinity; no cgroup quota")
     count = max(1, math.ceil(quota.cpus - 1e-9))
     if count > affinity:
-        return CPULimit(affinity, f"{_plural(affinity)} in the CPU affinity, below the "
-                                  f"cgroup {quota.file} quota of {quota.cpus:g}")
+        return CPULimit(
+            affinity,
+            f"{_plural(affinity)} in the CPU affinity, below the "
+            f"cgroup {quota.file} quota of {quota.cpus:g}",
+        )
     return CPULimit(count, f"cgroup {quota.file} quota of {quota.cpus:g} CPUs")
 
 

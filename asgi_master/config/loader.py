@@ -51,8 +51,9 @@ def _convert(setting: Setting, raw: object, where: str, from_toml: bool) -> Any:
     return _convert_one(setting, kind, raw, where, from_toml)
 
 
-def _convert_one(setting: Setting, kind: Converter, raw: object, where: str,
-                 from_toml: bool) -> Any:
+def _convert_one(
+    setting: Setting, kind: Converter, raw: object, where: str, from_toml: bool
+) -> Any:
     try:
         if from_toml and isinstance(raw, str) and not kind.accepts_toml_string:
             raise kind.fail()
@@ -98,7 +99,7 @@ def read_env(environ: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
     for var, raw in environ.items():
         if not var.startswith(ENV_PREFIX) or var == CONFIG_ENV:
             continue
-        name = var[len(ENV_PREFIX):].lower()
+        name = var[len(ENV_PREFIX) :].lower()
         if name not in BY_NAME:
             raise ConfigError(f"env {var}: unknown setting '{name}'{_did_you_mean(name)}")
         found[name] = (raw, f"env {var}")
@@ -112,13 +113,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="A pre-fork server for ASGI applications.",
         argument_default=argparse.SUPPRESS,
     )
-    parser.add_argument("app", nargs="?", metavar="MODULE:APP",
-                        help="the ASGI application, e.g. examples.hello:app")
-    parser.add_argument("-c", "--config", metavar="FILE",
-                        help=f"TOML config file (also ${CONFIG_ENV})")
-    parser.add_argument("--check-config", action="store_true",
-                        help="validate the configuration, import the app, print the effective "
-                             "config with the source of each value, and exit 0 (valid) or 2")
+    parser.add_argument(
+        "app", nargs="?", metavar="MODULE:APP", help="the ASGI application, e.g. examples.hello:app"
+    )
+    parser.add_argument(
+        "-c", "--config", metavar="FILE", help=f"TOML config file (also ${CONFIG_ENV})"
+    )
+    parser.add_argument(
+        "--check-config",
+        action="store_true",
+        help="validate the configuration, import the app, print the effective "
+        "config with the source of each value, and exit 0 (valid) or 2",
+    )
     parser.add_argument("--version", action="version", version=f"asgi-master {__version__}")
     for section in SECTIONS:
         group = parser.add_argument_group(section)
@@ -129,11 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
             dest = "setting_" + s.name
             help_text = s.help.replace("%", "%%")  # argparse %-formats help texts
             if isinstance(s.type, Bool):
-                group.add_argument(*flags, dest=dest, action=argparse.BooleanOptionalAction,
-                                   help=help_text)
+                group.add_argument(
+                    *flags, dest=dest, action=argparse.BooleanOptionalAction, help=help_text
+                )
             elif s.repeatable:
-                group.add_argument(*flags, dest=dest, action="append", metavar=s.type.metavar,
-                                   help=help_text)
+                group.add_argument(
+                    *flags, dest=dest, action="append", metavar=s.type.metavar, help=help_text
+                )
             else:
                 group.add_argument(*flags, dest=dest, metavar=s.type.metavar, help=help_text)
     return parser
@@ -144,7 +152,7 @@ def read_cli(args: argparse.Namespace) -> dict[str, tuple[Any, str]]:
     found: dict[str, tuple[Any, str]] = {}
     for key, raw in vars(args).items():
         if key.startswith("setting_"):
-            s = BY_NAME[key[len("setting_"):]]
+            s = BY_NAME[key[len("setting_") :]]
             found[s.name] = (raw, f"flag {s.flag}")
     if "app" in args and args.app is not None:
         found["app"] = (args.app, "argument MODULE:APP")
@@ -166,6 +174,7 @@ def resolve(layers: Sequence[Mapping[str, tuple[Any, str]]], config_file: str | 
     if config.app is None:
         raise ConfigError("no application given: pass MODULE:APP or set `app` in the config file")
     from .checks import check  # here: checks imports ConfigError from this module
+
     check(config)
     return config
 

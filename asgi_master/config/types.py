@@ -175,7 +175,7 @@ class Choice(Converter):
 class FileMode(Converter):
     """A permission mode written in octal, e.g. ``"660"`` or ``0o660``."""
 
-    expected = "an octal file mode such as \"660\""
+    expected = 'an octal file mode such as "660"'
     metavar = "OCTAL"
 
     def convert(self, raw: object) -> int:
@@ -257,8 +257,19 @@ class ListOf(Converter):
         return "[" + ", ".join(self.item.render(v) for v in value) + "]"
 
 
-_SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2,
-               "mib": 1024**2, "g": 1000**3, "gb": 1000**3, "gib": 1024**3}
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "kib": 1024,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "gib": 1024**3,
+}
 
 
 class ByteSize(Converter):
@@ -273,7 +284,7 @@ class ByteSize(Converter):
         if isinstance(raw, str):
             text = raw.strip().lower().replace(" ", "")
             number = text.rstrip("kmgib")
-            unit = text[len(number):]
+            unit = text[len(number) :]
             if number.isdigit() and unit in _SIZE_UNITS:
                 return int(number) * _SIZE_UNITS[unit]
         raise self.fail()
@@ -288,7 +299,7 @@ class ByteSize(Converter):
 class AppPath(Converter):
     """An import path ``module:attribute`` (attribute may be dotted)."""
 
-    expected = "an import path such as \"package.module:app\""
+    expected = 'an import path such as "package.module:app"'
     metavar = "MODULE:APP"
 
     def convert(self, raw: object) -> str:
@@ -299,7 +310,6 @@ class AppPath(Converter):
         if not sep or not all(n.isidentifier() for n in names):
             raise self.fail()
         return raw.strip()
-
 
 
 class OptionalFileMode(FileMode):
@@ -342,8 +352,9 @@ class Account(Converter):
         try:
             pwd.getpwnam(text) if self.kind == "user" else grp.getgrnam(text)
         except KeyError:
-            raise ValueError(f"{self.expected}; there is no {self.kind} '{text}' on this "
-                             "system") from None
+            raise ValueError(
+                f"{self.expected}; there is no {self.kind} '{text}' on this system"
+            ) from None
         return text
 
 
@@ -415,9 +426,9 @@ def split_access_log_template(template: str) -> list[tuple[bool, str]]:
             pos += 2
             continue
         close = template.find(")", pos)
-        if close < 0 or template[close + 1:close + 2] != "s":
-            raise ValueError(f"atoms written as %(name)s, not {template[pos:pos + 8]!r}")
-        name = template[pos + 2:close]
+        if close < 0 or template[close + 1 : close + 2] != "s":
+            raise ValueError(f"atoms written as %(name)s, not {template[pos : pos + 8]!r}")
+        name = template[pos + 2 : close]
         if name.startswith("{") and name.endswith("}i") and len(name) > 3:
             name = name.lower()
         elif name not in ACCESS_LOG_ATOMS:
@@ -511,4 +522,3 @@ class OptionalBind(Converter):
 
     def render(self, value: Any) -> str:
         return '""' if value is None else f'"{value}"'
-

@@ -23,8 +23,9 @@ from .upgrade import Launch, Takeover, oldbin, take_takeover
 log = logging.getLogger("asgi_master.error")
 
 
-def _listeners(config: Config, takeover: Takeover | None,
-               activated: list[tuple[int, str]]) -> list[Listener]:
+def _listeners(
+    config: Config, takeover: Takeover | None, activated: list[tuple[int, str]]
+) -> list[Listener]:
     """The sockets to serve on: the old master's (SIGUSR2), systemd's, or bound here."""
     if takeover is not None:
         listeners = adopt_all([(fd, None) for fd in takeover.fds])
@@ -35,18 +36,27 @@ def _listeners(config: Config, takeover: Takeover | None,
                 name = listener.sock.getsockname()
                 if isinstance(name, str) and name and os.path.abspath(name) in unix_paths:
                     listener.created_path = name
-        log.info("Upgrade: serving on %d socket(s) inherited from the old master (pid %d)",
-                 len(listeners), takeover.old_pid)
+        log.info(
+            "Upgrade: serving on %d socket(s) inherited from the old master (pid %d)",
+            len(listeners),
+            takeover.old_pid,
+        )
         return listeners
     if activated:
-        log.info("Socket activation: serving on %d socket(s) passed by systemd; `bind` is not "
-                 "used", len(activated))
+        log.info(
+            "Socket activation: serving on %d socket(s) passed by systemd; `bind` is not used",
+            len(activated),
+        )
         return adopt_all([(fd, name) for fd, name in activated])
     return bind_all(config)
 
 
-def run(config: Config, reload_config: Callable[[], Config], launch: Launch | None = None,
-        takeover: Takeover | None = None) -> int:
+def run(
+    config: Config,
+    reload_config: Callable[[], Config],
+    launch: Launch | None = None,
+    takeover: Takeover | None = None,
+) -> int:
     """Apply process settings, get the sockets, write the pidfile, supervise workers until
     stopped; the process exit status.
 
@@ -81,8 +91,15 @@ def run(config: Config, reload_config: Callable[[], Config], launch: Launch | No
         for listener in listeners:
             listener.close(unlink=takeover is None)
         return 1
-    master = Master(config, listeners, reload_config, launch=launch, takeover=takeover,
-                    notifier=notifier, credentials=credentials)
+    master = Master(
+        config,
+        listeners,
+        reload_config,
+        launch=launch,
+        takeover=takeover,
+        notifier=notifier,
+        credentials=credentials,
+    )
     try:
         return master.run()
     finally:

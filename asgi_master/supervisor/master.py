@@ -51,12 +51,17 @@ MAX_BACKOFF: Final = 60.0
 class Master:
     """Supervises the workers until told to stop; ``run`` returns the exit status."""
 
-    def __init__(self, config: Config, listeners: list[Listener],
-                 reload_config: Callable[[], Config], *,
-                 launch: upgrade.Launch | None = None,
-                 takeover: upgrade.Takeover | None = None,
-                 notifier: Notifier | None = None,
-                 credentials: Credentials | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        listeners: list[Listener],
+        reload_config: Callable[[], Config],
+        *,
+        launch: upgrade.Launch | None = None,
+        takeover: upgrade.Takeover | None = None,
+        notifier: Notifier | None = None,
+        credentials: Credentials | None = None,
+    ) -> None:
         self.config = config
         self.listeners = listeners
         self.reload_config = reload_config
@@ -102,15 +107,15 @@ class Master:
             try:
                 self.metrics = MetricsEndpoint(self.config.metrics_bind)
             except OSError as exc:
-                log.error("cannot serve metrics on %s: %s", self.config.metrics_bind,
-                          exc.strerror or exc)
+                log.error(
+                    "cannot serve metrics on %s: %s", self.config.metrics_bind, exc.strerror or exc
+                )
                 return 1
             log.info("Metrics on http://%s/metrics", self.metrics.describe())
         self.signals.install()
         for listener in self.listeners:
             log.info("Listening on %s", listener.describe())
-        log.info("Master %d starting %d worker(s) of %s", self.pid, self.target,
-                 self.config.app)
+        log.info("Master %d starting %d worker(s) of %s", self.pid, self.target, self.config.app)
         if self.config.reload:
             self.watcher = start_watcher(self.config)
             log.info("reload: %s", self.watcher.describe())
@@ -143,8 +148,9 @@ class Master:
             self._check_heartbeats(now)
             self._watch_sources(now)
             self._recycle(now)
-            self.replacements.advance(now, self.config.reload_batch,
-                                      self.config.worker_boot_timeout)
+            self.replacements.advance(
+                now, self.config.reload_batch, self.config.worker_boot_timeout
+            )
             self._converge(now)
             self.notifier.status(self.status_line())
 
@@ -169,8 +175,10 @@ class Master:
     def status_line(self) -> str:
         """One line for systemd's STATUS=: workers ready, generation, last reload."""
         ready = sum(1 for h in self.workers.values() if h.state is WorkerState.READY)
-        return (f"{ready}/{self.target} workers ready, generation {self.live_generation}, "
-                f"last reload: {self.last_reload}")
+        return (
+            f"{ready}/{self.target} workers ready, generation {self.live_generation}, "
+            f"last reload: {self.last_reload}"
+        )
 
     # -- signals --------------------------------------------------------------------------
 
@@ -207,8 +215,11 @@ class Master:
             credentials = privileges.resolve(config)
             privileges.apply_process_settings(config)
         except (ConfigError, PrivilegeError) as exc:
-            log.error("Reload refused, configuration invalid: %s. Generation %d keeps serving.",
-                      exc, self.live_generation)
+            log.error(
+                "Reload refused, configuration invalid: %s. Generation %d keeps serving.",
+                exc,
+                self.live_generation,
+            )
             self.last_reload = f"refused: {exc}"
             # Type=notify-reload waits for RELOADING=1 then READY=1 after every HUP
             self.notifier.reloading("Reloading")
@@ -220,10 +231,15 @@ class Master:
         self._apply_config(config, credentials)
         self.generation += 1
         count = self.replacements.begin_rollout(self.generation)
-        log.info("SIGHUP: rolling reload to generation %d: replacing %d worker(s), %d at a time",
-                 self.generation, count, config.reload_batch)
-        self.notifier.reloading(f"Reloading to generation {self.generation}: replacing "
-                                f"{count} worker(s)")
+        log.info(
+            "SIGHUP: rolling reload to generation %d: replacing %d worker(s), %d at a time",
+            self.generation,
+            count,
+            config.reload_batch,
+        )
+        self.notifier.reloading(
+            f"Reloading to generation {self.generation}: replacing {count} worker(s)"
+        )
 
     def _apply_config(self, config: Config, credentials: Credentials | None) -> None:
         self.config = config
@@ -243,8 +259,11 @@ class Master:
             if handle.serving:  # a booting worker is told once it is READY
                 handle.send(signal.SIGUSR1)
                 told += 1
-        log.info("SIGUSR1: reopened %s; told %d worker(s) to reopen theirs",
-                 ", ".join(reopened) or "nothing (logs go to stdout/stderr)", told)
+        log.info(
+            "SIGUSR1: reopened %s; told %d worker(s) to reopen theirs",
+            ", ".join(reopened) or "nothing (logs go to stdout/stderr)",
+            told,
+        )
 
     def handle_usr2(self) -> None:
         """Start a new master on the same sockets; it stops this one once its workers are
@@ -255,26 +274,35 @@ class Master:
             log.warning("SIGUSR2 ignored: this master was not started from the command line")
             return
         if self.successor_pid is not None:
-            log.warning("SIGUSR2 ignored: the new master (pid %d) is still starting",
-                        self.successor_pid)
+            log.warning(
+                "SIGUSR2 ignored: the new master (pid %d) is still starting", self.successor_pid
+            )
             return
         if self.takeover is not None:
-            log.warning("SIGUSR2 ignored: this master is still taking over from pid %d",
-                        self.takeover.old_pid)
+            log.warning(
+                "SIGUSR2 ignored: this master is still taking over from pid %d",
+                self.takeover.old_pid,
+            )
             return
         pidfile = self.config.pidfile
         if pidfile:
             try:
                 os.replace(pidfile, upgrade.oldbin(pidfile))
             except OSError as exc:
-                log.warning("Could not rename the pidfile to %s: %s", upgrade.oldbin(pidfile),
-                            exc.strerror)
+                log.warning(
+                    "Could not rename the pidfile to %s: %s", upgrade.oldbin(pidfile), exc.strerror
+                )
         self.successor_pid = upgrade.start_successor(
-            [listener.sock.fileno() for listener in self.listeners], self.launch,
-            self.notifier.environ_for(0))
-        log.info("SIGUSR2: started a new master (pid %d) on the same sockets; this master "
-                 "(pid %d) drains and exits once the new one's workers are ready",
-                 self.successor_pid, self.pid)
+            [listener.sock.fileno() for listener in self.listeners],
+            self.launch,
+            self.notifier.environ_for(0),
+        )
+        log.info(
+            "SIGUSR2: started a new master (pid %d) on the same sockets; this master "
+            "(pid %d) drains and exits once the new one's workers are ready",
+            self.successor_pid,
+            self.pid,
+        )
 
     def handle_winch(self) -> None:
         """Stop every worker gracefully and keep the master (SIGHUP or SIGTTIN brings workers
@@ -282,11 +310,16 @@ class Master:
         if self.stopping:
             return
         if in_terminal_foreground():
-            log.info("SIGWINCH ignored: the master runs in the foreground of a terminal, "
-                     "where resizing the window sends it")
+            log.info(
+                "SIGWINCH ignored: the master runs in the foreground of a terminal, "
+                "where resizing the window sends it"
+            )
             return
-        log.info("SIGWINCH: stopping all %d worker(s) gracefully; the master keeps running. "
-                 "SIGHUP or SIGTTIN starts workers again.", len(self.workers))
+        log.info(
+            "SIGWINCH: stopping all %d worker(s) gracefully; the master keeps running. "
+            "SIGHUP or SIGTTIN starts workers again.",
+            len(self.workers),
+        )
         rolling = self.replacements.rollout_active
         self.replacements.cancel("workers stopped by SIGWINCH")
         self.target = 0
@@ -307,8 +340,9 @@ class Master:
         if not self.stopping:
             if handing_over:
                 assert self.successor_pid is not None
-                self.notifier.main_pid(self.successor_pid, f"Handing over to the new master "
-                                                           f"(pid {self.successor_pid})")
+                self.notifier.main_pid(
+                    self.successor_pid, f"Handing over to the new master (pid {self.successor_pid})"
+                )
             else:
                 self.notifier.stopping("Stopping")
         self.stopping = True
@@ -321,9 +355,13 @@ class Master:
             signum = signal.SIGQUIT
         else:
             signum = signal.SIGHUP if handing_over else signal.SIGTERM
-        log.info("%s stop%s: sending %s to %d worker(s)", "Graceful" if graceful else "Fast",
-                 f" (handing over to pid {self.successor_pid})" if handing_over else "",
-                 signum.name, len(self.workers))
+        log.info(
+            "%s stop%s: sending %s to %d worker(s)",
+            "Graceful" if graceful else "Fast",
+            f" (handing over to pid {self.successor_pid})" if handing_over else "",
+            signum.name,
+            len(self.workers),
+        )
         for handle in self.workers.values():
             handle.state = WorkerState.STOPPING
             handle.signalled_at = time.monotonic()
@@ -338,8 +376,9 @@ class Master:
             return False
         if not any(h.killed for h in self.workers.values()):
             for handle in self.workers.values():
-                log.warning("Worker %d (pid %d) did not stop in time: SIGKILL", handle.slot,
-                            handle.pid)
+                log.warning(
+                    "Worker %d (pid %d) did not stop in time: SIGKILL", handle.slot, handle.pid
+                )
                 handle.send(signal.SIGKILL)
             self.stop_deadline = now + KILL_GRACE
             return False
@@ -393,11 +432,16 @@ class Master:
         old = upgrade.old_master_to_stop(self.takeover)
         self.notifier.main_pid(self.pid, f"Took over from pid {self.takeover.old_pid}")
         if old is None:
-            log.warning("Upgrade: the old master (pid %d) is no longer our parent; not "
-                        "signalling it", self.takeover.old_pid)
+            log.warning(
+                "Upgrade: the old master (pid %d) is no longer our parent; not signalling it",
+                self.takeover.old_pid,
+            )
         else:
-            log.info("Upgrade: our workers are ready; sending SIGTERM to the old master "
-                     "(pid %d), which drains its workers and exits", old)
+            log.info(
+                "Upgrade: our workers are ready; sending SIGTERM to the old master "
+                "(pid %d), which drains its workers and exits",
+                old,
+            )
             with contextlib.suppress(ProcessLookupError):
                 os.kill(old, signal.SIGTERM)
         self.takeover = None
@@ -427,8 +471,11 @@ class Master:
         if self.stopping:  # e.g. systemd sent TERM to every process of the unit
             watcher.exited(status)
             return
-        log.warning("reload: the file watcher (pid %s) %s; polling from now on", watcher.pid,
-                    describe_exit(status))
+        log.warning(
+            "reload: the file watcher (pid %s) %s; polling from now on",
+            watcher.pid,
+            describe_exit(status),
+        )
         watcher.exited(status)
         watcher.close()
         self.watcher = PollingWatcher(watcher.root, watcher.extra)
@@ -436,13 +483,21 @@ class Master:
     def _successor_exited(self, status: int) -> None:
         """The new master started by SIGUSR2 is gone; before it took over, the upgrade failed."""
         pid, self.successor_pid = self.successor_pid, None
-        how = (f"exited with status {os.WEXITSTATUS(status)}" if os.WIFEXITED(status)
-               else describe_exit(status))
+        how = (
+            f"exited with status {os.WEXITSTATUS(status)}"
+            if os.WIFEXITED(status)
+            else describe_exit(status)
+        )
         if self.stopping:
             log.warning("The new master (pid %d) %s while this master was stopping", pid, how)
             return
-        log.error("Upgrade failed: the new master (pid %d) %s before taking over (its log "
-                  "lines are above); this master (pid %d) goes on serving", pid, how, self.pid)
+        log.error(
+            "Upgrade failed: the new master (pid %d) %s before taking over (its log "
+            "lines are above); this master (pid %d) goes on serving",
+            pid,
+            how,
+            self.pid,
+        )
         if self.config.pidfile:
             restore_pidfile(upgrade.oldbin(self.config.pidfile), self.config.pidfile)
 
@@ -455,8 +510,13 @@ class Master:
         if handle.state is WorkerState.STOPPING:
             log.info("Worker %d (pid %d) %s", handle.slot, handle.pid, how)
             return
-        log.error("Worker %d (pid %d) %s%s", handle.slot, handle.pid, how,
-                  f": {handle.boot_failure}" if handle.boot_failure else "")
+        log.error(
+            "Worker %d (pid %d) %s%s",
+            handle.slot,
+            handle.pid,
+            how,
+            f": {handle.boot_failure}" if handle.boot_failure else "",
+        )
         booted = handle.state is not WorkerState.BOOTING
         if not booted and handle.replaces is not None:
             self.replacements.boot_failed(handle, handle.boot_failure or how)
@@ -465,8 +525,10 @@ class Master:
             # the first workers cannot boot: a broken deploy or config, not a flaky worker
             code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
             self.exit_status = 2 if code == EXIT_APP_IMPORT else EXIT_BOOT_FAILED
-            log.error("Shutting down: no worker could boot%s",
-                      f" ({handle.boot_failure})" if handle.boot_failure else "")
+            log.error(
+                "Shutting down: no worker could boot%s",
+                f" ({handle.boot_failure})" if handle.boot_failure else "",
+            )
             self.begin_stop(graceful=False)
             return
         self.note_crash(handle)
@@ -477,8 +539,11 @@ class Master:
             return
         changed = self.watcher.changed(now)
         if changed:
-            log.info("reload: %s changed%s; rolling reload", ", ".join(changed[:3]),
-                     f" (and {len(changed) - 3} more)" if len(changed) > 3 else "")
+            log.info(
+                "reload: %s changed%s; rolling reload",
+                ", ".join(changed[:3]),
+                f" (and {len(changed) - 3} more)" if len(changed) > 3 else "",
+            )
             self.handle_hup()
 
     def _count_exit(self, handle: WorkerHandle) -> None:
@@ -501,8 +566,12 @@ class Master:
         delay = min(2.0 ** (failures - 1), MAX_BACKOFF) if failures > 1 else 0.0
         self._slot_not_before[handle.slot] = now + delay
         if delay:
-            log.warning("Degraded: worker slot %d failed %d times in a row; next try in %.0fs",
-                        handle.slot, failures, delay)
+            log.warning(
+                "Degraded: worker slot %d failed %d times in a row; next try in %.0fs",
+                handle.slot,
+                failures,
+                delay,
+            )
 
     def may_start(self, slot: int, now: float) -> bool:
         """False while ``slot`` waits out its crash-loop backoff."""
@@ -515,11 +584,9 @@ class Master:
         handle.retiring = reason
         self.totals.recycles[reason.split(" ", 1)[0]] += 1
         if asked:
-            log.info("Worker %d (pid %d) asks to be replaced: %s", handle.slot, handle.pid,
-                     reason)
+            log.info("Worker %d (pid %d) asks to be replaced: %s", handle.slot, handle.pid, reason)
         else:
-            log.info("Worker %d (pid %d) will be recycled: %s", handle.slot, handle.pid,
-                     reason)
+            log.info("Worker %d (pid %d) will be recycled: %s", handle.slot, handle.pid, reason)
         self.replacements.enqueue(handle)
 
     def _recycle(self, now: float) -> None:
@@ -549,13 +616,19 @@ class Master:
         if failure is None:
             self.live_generation = generation
             self.last_reload = f"generation {generation} ok"
-            log.info("Reload complete: generation %d serving with %d worker(s)", generation,
-                     sum(1 for h in self.workers.values() if h.state is WorkerState.READY))
+            log.info(
+                "Reload complete: generation %d serving with %d worker(s)",
+                generation,
+                sum(1 for h in self.workers.values() if h.state is WorkerState.READY),
+            )
         else:
             self.last_reload = f"generation {generation} failed: {failure}"
-            log.error("Reload failed: generation %d could not boot: %s. The previous workers "
-                      "keep serving; fix the problem and send SIGHUP again.", generation,
-                      failure)
+            log.error(
+                "Reload failed: generation %d could not boot: %s. The previous workers "
+                "keep serving; fix the problem and send SIGHUP again.",
+                generation,
+                failure,
+            )
             with contextlib.suppress(PrivilegeError):
                 privileges.apply_process_settings(self._config_before_rollout)
             self._apply_config(self._config_before_rollout, self._credentials_before_rollout)
@@ -565,16 +638,25 @@ class Master:
         timeout = self.config.timeout
         for handle in self.workers.values():
             if handle.state is WorkerState.READY and now - handle.last_heartbeat > timeout:
-                log.error("Worker %d (pid %d) sent no heartbeat for %.1fs (timeout %gs): its "
-                          "event loop is blocked. Sending SIGABRT; its stack follows.",
-                          handle.slot, handle.pid, now - handle.last_heartbeat, timeout)
+                log.error(
+                    "Worker %d (pid %d) sent no heartbeat for %.1fs (timeout %gs): its "
+                    "event loop is blocked. Sending SIGABRT; its stack follows.",
+                    handle.slot,
+                    handle.pid,
+                    now - handle.last_heartbeat,
+                    timeout,
+                )
                 handle.state = WorkerState.ABORTED
                 handle.signalled_at = now
                 handle.send(signal.SIGABRT)
-            elif (handle.state is WorkerState.ABORTED and not handle.killed
-                  and now - handle.signalled_at > KILL_GRACE):
-                log.error("Worker %d (pid %d) still alive after SIGABRT: SIGKILL", handle.slot,
-                          handle.pid)
+            elif (
+                handle.state is WorkerState.ABORTED
+                and not handle.killed
+                and now - handle.signalled_at > KILL_GRACE
+            ):
+                log.error(
+                    "Worker %d (pid %d) still alive after SIGABRT: SIGKILL", handle.slot, handle.pid
+                )
                 handle.send(signal.SIGKILL)
 
     def _converge(self, now: float) -> None:
@@ -598,13 +680,22 @@ class Master:
                 self._become_worker(slot, read_fd, write_fd)
         os.close(write_fd)
         started = time.monotonic()
-        handle = WorkerHandle(slot=slot, pid=pid, channel=ChannelReader(read_fd),
-                              generation=self.generation, started_at=started,
-                              replaces=replaces,
-                              retire_at=self.recycler.lifetime_deadline(started))
+        handle = WorkerHandle(
+            slot=slot,
+            pid=pid,
+            channel=ChannelReader(read_fd),
+            generation=self.generation,
+            started_at=started,
+            replaces=replaces,
+            retire_at=self.recycler.lifetime_deadline(started),
+        )
         self.workers[pid] = handle
-        log.debug("Forked worker %d (pid %d)%s", slot, pid,
-                  f" to replace pid {replaces}" if replaces else "")
+        log.debug(
+            "Forked worker %d (pid %d)%s",
+            slot,
+            pid,
+            f" to replace pid {replaces}" if replaces else "",
+        )
         return handle
 
     def _become_worker(self, slot: int, read_fd: int, write_fd: int) -> None:
@@ -618,8 +709,13 @@ class Master:
             for handle in self.workers.values():
                 os.close(handle.channel.fd)
             privileges.drop(self.credentials)
-            status = run_worker(self.config, [listener.sock for listener in self.listeners],
-                                write_fd, slot, self.pid)
+            status = run_worker(
+                self.config,
+                [listener.sock for listener in self.listeners],
+                write_fd,
+                slot,
+                self.pid,
+            )
         except BaseException:
             traceback.print_exc()
         finally:

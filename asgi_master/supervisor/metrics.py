@@ -114,8 +114,7 @@ class MetricsEndpoint:
         line = bytes(request).split(b"\r\n", 1)[0].split(b" ")
         if len(line) == 3 and line[0] == b"GET" and line[1].split(b"?")[0] == b"/metrics":
             body = render(master).encode("utf-8")
-            head = (b"HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4; "
-                    b"charset=utf-8\r\n")
+            head = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4; charset=utf-8\r\n"
         else:
             body = b"not found: the metrics are at /metrics\n"
             head = b"HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\n"
@@ -135,8 +134,7 @@ class MetricsEndpoint:
         self.sock.close()
 
 
-def _lines(name: str, kind: str, help_text: str, samples: Iterable[tuple[str, float]]
-           ) -> list[str]:
+def _lines(name: str, kind: str, help_text: str, samples: Iterable[tuple[str, float]]) -> list[str]:
     out = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
     out += [f"{name}{labels} {value:g}" for labels, value in samples]
     return out
@@ -165,36 +163,77 @@ def render(master: Master) -> str:
         duration_sum += handle.duration_sum
     states = Counter(h.state.value for h in workers)
     out: list[str] = []
-    out += _lines("asgi_master_workers", "gauge", "Worker processes by state.",
-                  [(f'{{state="{s}"}}', float(n)) for s, n in sorted(states.items())])
-    out += _lines("asgi_master_workers_target", "gauge", "Workers the master aims for.",
-                  [("", float(master.target))])
-    out += _lines("asgi_master_worker_rss_bytes", "gauge", "Resident memory of each worker.",
-                  [(w[0], w[1]) for w in per_worker])
-    out += _lines("asgi_master_worker_cpu_seconds_total", "counter",
-                  "CPU time (user + system) of each worker.",
-                  [(w[0], w[2]) for w in per_worker])
-    out += _lines("asgi_master_worker_requests_total", "counter",
-                  "Requests served by each live worker.", [(w[0], float(w[3])) for w in per_worker])
-    out += _lines("asgi_master_worker_connections", "gauge",
-                  "Open connections of each worker.", [(w[0], float(w[4])) for w in per_worker])
-    out += _lines("asgi_master_requests_total", "counter",
-                  "Requests served by all workers, exited ones included.",
-                  [("", float(requests))])
-    out += _lines("asgi_master_worker_exits_total", "counter",
-                  "Worker exits: stopped (by the master) or crashed.",
-                  [(f'{{reason="{r}"}}', float(n)) for r, n in sorted(totals.exits.items())])
-    out += _lines("asgi_master_worker_recycles_total", "counter",
-                  "Workers replaced for max_requests, lifetime or memory.",
-                  [(f'{{reason="{r}"}}', float(n)) for r, n in sorted(totals.recycles.items())])
-    out += _lines("asgi_master_reloads_total", "counter", "Rolling reloads by result.",
-                  [(f'{{result="{r}"}}', float(n)) for r, n in sorted(totals.reloads.items())])
-    out += _lines("asgi_master_generation", "gauge",
-                  "Generation of the configuration the workers run.",
-                  [("", float(master.live_generation))])
-    out += ["# HELP asgi_master_request_duration_seconds Request durations, from the first "
-            "byte of the head to the last byte of the response.",
-            "# TYPE asgi_master_request_duration_seconds histogram"]
+    out += _lines(
+        "asgi_master_workers",
+        "gauge",
+        "Worker processes by state.",
+        [(f'{{state="{s}"}}', float(n)) for s, n in sorted(states.items())],
+    )
+    out += _lines(
+        "asgi_master_workers_target",
+        "gauge",
+        "Workers the master aims for.",
+        [("", float(master.target))],
+    )
+    out += _lines(
+        "asgi_master_worker_rss_bytes",
+        "gauge",
+        "Resident memory of each worker.",
+        [(w[0], w[1]) for w in per_worker],
+    )
+    out += _lines(
+        "asgi_master_worker_cpu_seconds_total",
+        "counter",
+        "CPU time (user + system) of each worker.",
+        [(w[0], w[2]) for w in per_worker],
+    )
+    out += _lines(
+        "asgi_master_worker_requests_total",
+        "counter",
+        "Requests served by each live worker.",
+        [(w[0], float(w[3])) for w in per_worker],
+    )
+    out += _lines(
+        "asgi_master_worker_connections",
+        "gauge",
+        "Open connections of each worker.",
+        [(w[0], float(w[4])) for w in per_worker],
+    )
+    out += _lines(
+        "asgi_master_requests_total",
+        "counter",
+        "Requests served by all workers, exited ones included.",
+        [("", float(requests))],
+    )
+    out += _lines(
+        "asgi_master_worker_exits_total",
+        "counter",
+        "Worker exits: stopped (by the master) or crashed.",
+        [(f'{{reason="{r}"}}', float(n)) for r, n in sorted(totals.exits.items())],
+    )
+    out += _lines(
+        "asgi_master_worker_recycles_total",
+        "counter",
+        "Workers replaced for max_requests, lifetime or memory.",
+        [(f'{{reason="{r}"}}', float(n)) for r, n in sorted(totals.recycles.items())],
+    )
+    out += _lines(
+        "asgi_master_reloads_total",
+        "counter",
+        "Rolling reloads by result.",
+        [(f'{{result="{r}"}}', float(n)) for r, n in sorted(totals.reloads.items())],
+    )
+    out += _lines(
+        "asgi_master_generation",
+        "gauge",
+        "Generation of the configuration the workers run.",
+        [("", float(master.live_generation))],
+    )
+    out += [
+        "# HELP asgi_master_request_duration_seconds Request durations, from the first "
+        "byte of the head to the last byte of the response.",
+        "# TYPE asgi_master_request_duration_seconds histogram",
+    ]
     cumulative = 0
     for bound, count in zip((*DURATION_BUCKETS, float("inf")), buckets, strict=True):
         cumulative += count

@@ -68,8 +68,10 @@ def resolve(config: Config) -> Credentials | None:
     if config.group is not None:
         gid = _gid(config.group)
     if os.geteuid() != 0 and (uid != os.geteuid() or gid != os.getegid()):
-        raise PrivilegeError(f"cannot run workers as user {config.user or uid} group "
-                             f"{config.group or gid}: the master is not running as root")
+        raise PrivilegeError(
+            f"cannot run workers as user {config.user or uid} group "
+            f"{config.group or gid}: the master is not running as root"
+        )
     return Credentials(uid=uid, gid=gid, name=name)
 
 

@@ -72,6 +72,11 @@ class Recycler:
                     continue
                 used = measure(handle.pid, kind)
                 if used is not None and used > limit:
-                    found.append((handle, f"max_worker_memory exceeded ({kind.upper()} "
-                                          f"{_mib(used)} > {_mib(limit)})"))
+                    found.append(
+                        (
+                            handle,
+                            f"max_worker_memory exceeded ({kind.upper()} "
+                            f"{_mib(used)} > {_mib(limit)})",
+                        )
+                    )
         return found

@@ -24,10 +24,24 @@ if TYPE_CHECKING:
 log = logging.getLogger("asgi_master.error")
 
 #: directories never worth watching (virtual environments, caches, VCS, packages)
-_SKIP_DIRS: Final = frozenset({
-    ".git", ".hg", ".venv", "venv", "env", "__pycache__", "node_modules", "site-packages",
-    ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox", "build", "dist",
-})
+_SKIP_DIRS: Final = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".venv",
+        "venv",
+        "env",
+        "__pycache__",
+        "node_modules",
+        "site-packages",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".tox",
+        "build",
+        "dist",
+    }
+)
 SUFFIXES: Final = (".py", ".toml", ".json", ".yaml", ".yml", ".ini", ".env")
 INTERVAL: Final = 1.0
 
@@ -100,9 +114,18 @@ class EventWatcher:
         read_fd, write_fd = os.pipe()
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "asgi_master.supervisor.filewatch", str(os.getpid()),
-                 self.root, *self.extra],
-                stdin=subprocess.DEVNULL, stdout=write_fd, close_fds=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "asgi_master.supervisor.filewatch",
+                    str(os.getpid()),
+                    self.root,
+                    *self.extra,
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=write_fd,
+                close_fds=True,
+            )
         except OSError:
             os.close(read_fd)
             raise
@@ -172,6 +195,8 @@ def start_watcher(config: Config) -> Watcher:
         try:
             return EventWatcher(config.app_dir, extra)
         except OSError as exc:
-            log.warning("reload: cannot start the watchfiles process (%s); polling instead",
-                        exc.strerror or exc)
+            log.warning(
+                "reload: cannot start the watchfiles process (%s); polling instead",
+                exc.strerror or exc,
+            )
     return PollingWatcher(config.app_dir, extra)

@@ -62,17 +62,25 @@ class RollingRestart:
         return self.rollout_generation is not None
 
     def _booting(self) -> list[WorkerHandle]:
-        return [h for h in self.pool.workers.values()
-                if h.replaces is not None and h.state is WorkerState.BOOTING]
+        return [
+            h
+            for h in self.pool.workers.values()
+            if h.replaces is not None and h.state is WorkerState.BOOTING
+        ]
 
     def begin_rollout(self, generation: int) -> int:
         """Queue every READY worker older than ``generation``; a rollout in progress starts
         over (its booting workers make way). The number of workers queued."""
         for handle in self._booting():
             self.pool.stop_worker(handle, signal.SIGTERM, "superseded by a newer reload")
-        old = sorted((h for h in self.pool.workers.values()
-                      if h.generation < generation and h.state is WorkerState.READY),
-                     key=lambda h: h.slot)
+        old = sorted(
+            (
+                h
+                for h in self.pool.workers.values()
+                if h.generation < generation and h.state is WorkerState.READY
+            ),
+            key=lambda h: h.slot,
+        )
         self.queue = deque(h.pid for h in old)
         self.rollout_generation = generation
         return len(old)
@@ -97,8 +105,9 @@ class RollingRestart:
             if now - handle.started_at > boot_timeout:
                 handle.send(signal.SIGKILL)
                 handle.state = WorkerState.STOPPING
-                self.boot_failed(handle, f"not ready within worker_boot_timeout "
-                                         f"({boot_timeout:g}s)")
+                self.boot_failed(
+                    handle, f"not ready within worker_boot_timeout ({boot_timeout:g}s)"
+                )
                 return
         limit = batch if self.rollout_active else 1
         while len(booting) < limit and self.queue:
@@ -128,8 +137,11 @@ class RollingRestart:
             self.cancel("reload aborted")
             self.pool.rollout_finished(generation, reason)
             return
-        log.error("Replacement for pid %s could not boot: %s; that worker keeps serving",
-                  handle.replaces, reason)
+        log.error(
+            "Replacement for pid %s could not boot: %s; that worker keeps serving",
+            handle.replaces,
+            reason,
+        )
         self.pool.note_crash(handle)
         if handle.replaces is not None and handle.replaces not in self.queue:
             self.queue.append(handle.replaces)

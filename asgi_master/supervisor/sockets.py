@@ -56,8 +56,9 @@ def _address(sock: socket.socket) -> str:
 
 def _bind_tcp(spec: BindSpec, backlog: int) -> socket.socket:
     try:
-        infos = socket.getaddrinfo(spec.host, spec.port, type=socket.SOCK_STREAM,
-                                   flags=socket.AI_PASSIVE)
+        infos = socket.getaddrinfo(
+            spec.host, spec.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
     except socket.gaierror as exc:
         raise BindError(f"cannot resolve {spec.host!r}: {exc.strerror}") from None
     family, type_, proto, _, address = infos[0]
@@ -102,8 +103,9 @@ def _adopt_fd(spec: BindSpec) -> socket.socket:
         sock = socket.socket(fileno=spec.fd)
     except OSError as exc:
         raise OSError(exc.errno, f"file descriptor {spec.fd} is not an open socket") from None
-    if sock.type != socket.SOCK_STREAM or not sock.getsockopt(socket.SOL_SOCKET,
-                                                              socket.SO_ACCEPTCONN):
+    if sock.type != socket.SOCK_STREAM or not sock.getsockopt(
+        socket.SOL_SOCKET, socket.SO_ACCEPTCONN
+    ):
         sock.detach()
         raise OSError(errno.EINVAL, "not a listening stream socket")
     return sock

@@ -59,8 +59,11 @@ class Notifier:
         elif address.startswith("/"):
             self._target = address
         else:
-            log.warning("NOTIFY_SOCKET=%s is not supported (only paths and @abstract names); "
-                        "systemd will not be notified", address)
+            log.warning(
+                "NOTIFY_SOCKET=%s is not supported (only paths and @abstract names); "
+                "systemd will not be notified",
+                address,
+            )
             return
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
 

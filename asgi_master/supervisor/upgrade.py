@@ -87,8 +87,7 @@ def start_successor(fds: Sequence[int], launch: Launch, extra_env: Mapping[str, 
     return pid
 
 
-def _become_successor(fds: Sequence[int], cwd: str, argv: list[str],
-                      env: dict[str, str]) -> None:
+def _become_successor(fds: Sequence[int], cwd: str, argv: list[str], env: dict[str, str]) -> None:
     """In the forked child: drop the master's signal set-up, keep ``fds`` open across exec,
     and execute the new master; never returns."""
     try:

@@ -15,8 +15,9 @@ class AppLoadError(Exception):
     """The app could not be imported; the message is one line an operator can act on."""
 
 
-def load_app(path: str, app_dir: str = ".", interface: str = "auto",
-             wsgi_threads: int = 10) -> ASGIApp:
+def load_app(
+    path: str, app_dir: str = ".", interface: str = "auto", wsgi_threads: int = 10
+) -> ASGIApp:
     """Import ``module:attr`` with ``app_dir`` first on sys.path and return an ASGI 3 callable.
 
     ``interface`` is ``asgi3``, ``wsgi`` (wrapped to run in ``wsgi_threads`` threads) or
@@ -32,7 +33,8 @@ def load_app(path: str, app_dir: str = ".", interface: str = "auto",
         how = "it looks like one" if interface == "auto" else "interface = wsgi"
         raise AppLoadError(
             f"'{path}' is a WSGI app ({how}) and the WSGI adapter is not installed: "
-            "pip install 'asgi-master[wsgi]'") from None
+            "pip install 'asgi-master[wsgi]'"
+        ) from None
 
 
 def import_app(path: str, app_dir: str = ".") -> object:
@@ -47,7 +49,8 @@ def import_app(path: str, app_dir: str = ".") -> object:
         if exc.name and module_name.startswith(exc.name):
             raise AppLoadError(
                 f"cannot import '{path}': no module named '{exc.name}' "
-                f"(looked in {directory} and sys.path)") from None
+                f"(looked in {directory} and sys.path)"
+            ) from None
         raise AppLoadError(f"cannot import '{path}': {type(exc).__name__}: {exc}") from exc
     except Exception as exc:
         raise AppLoadError(f"cannot import '{path}': {type(exc).__name__}: {exc}") from exc
@@ -57,8 +60,8 @@ def import_app(path: str, app_dir: str = ".") -> object:
             obj = getattr(obj, attr)
         except AttributeError:
             raise AppLoadError(
-                f"cannot import '{path}': module '{module_name}' has no attribute "
-                f"'{attrs}'") from None
+                f"cannot import '{path}': module '{module_name}' has no attribute '{attrs}'"
+            ) from None
     if not callable(obj):
         raise AppLoadError(f"'{path}' is not callable (it is a {type(obj).__name__})")
     return obj

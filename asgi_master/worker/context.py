@@ -105,23 +105,31 @@ class ServerContext:
         """The STATS message the worker sends its master every second."""
         text = f"requests={self.requests_served} connections={len(self.connections)}"
         if self.durations is not None:
-            text += (f" durations={','.join(map(str, self.durations))}"
-                     f" duration_sum={self.duration_sum:.6f}")
+            text += (
+                f" durations={','.join(map(str, self.durations))}"
+                f" duration_sum={self.duration_sum:.6f}"
+            )
         return text
 
     @classmethod
-    def from_config(cls, config: Config, app: ASGIApp, loop: asyncio.AbstractEventLoop,
-                    state: dict[str, Any]) -> ServerContext:
+    def from_config(
+        cls, config: Config, app: ASGIApp, loop: asyncio.AbstractEventLoop, state: dict[str, Any]
+    ) -> ServerContext:
         """The context of a worker serving ``app`` with ``config``."""
         from .http.protocol import HTTP_EXTENSIONS
 
         return cls(
-            app=app, loop=loop, root_path=config.root_path,
-            keepalive_timeout=config.keepalive_timeout, access_log=config.access_log,
-            limits=Limits(max_line=config.limit_request_line,
-                          max_fields=config.limit_request_fields,
-                          max_field_size=config.limit_request_field_size,
-                          max_body=config.limit_request_body),
+            app=app,
+            loop=loop,
+            root_path=config.root_path,
+            keepalive_timeout=config.keepalive_timeout,
+            access_log=config.access_log,
+            limits=Limits(
+                max_line=config.limit_request_line,
+                max_fields=config.limit_request_fields,
+                max_field_size=config.limit_request_field_size,
+                max_body=config.limit_request_body,
+            ),
             state=state,
             request_header_timeout=config.request_header_timeout,
             limit_concurrency=config.limit_concurrency,
@@ -133,14 +141,21 @@ class ServerContext:
                 ping_interval=config.websocket_ping_interval,
                 ping_timeout=config.websocket_ping_timeout,
                 per_message_deflate=config.websocket_per_message_deflate,
-                drain_timeout=config.websocket_drain_timeout),
+                drain_timeout=config.websocket_drain_timeout,
+            ),
             proxy=ProxyTrust(config.forwarded_allow_ips) if config.proxy_headers else None,
-            access_format=AccessLogFormat(config.access_log_format,
-                                          json=config.log_format == "json"),
+            access_format=AccessLogFormat(
+                config.access_log_format, json=config.log_format == "json"
+            ),
             ssl=build_ssl_context(config),
-            health_paths={path.encode("ascii"): kind for path, kind in (
-                (config.health_live_path, "live"), (config.health_ready_path, "ready"))
-                if path},
+            health_paths={
+                path.encode("ascii"): kind
+                for path, kind in (
+                    (config.health_live_path, "live"),
+                    (config.health_ready_path, "ready"),
+                )
+                if path
+            },
             health_access_log=config.health_access_log,
             durations=[0] * (len(DURATION_BUCKETS) + 1) if config.metrics_bind else None,
         )

@@ -33,8 +33,11 @@ class Lifespan:
         """Send ``lifespan.startup`` and wait for the answer; raise LifespanFailure if it fails."""
         if self.mode == "off":
             return
-        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"},
-                 "state": self.state}
+        scope = {
+            "type": "lifespan",
+            "asgi": {"version": "3.0", "spec_version": "2.0"},
+            "state": self.state,
+        }
         self._task = asyncio.get_running_loop().create_task(self._run(scope))
         reply = await self._exchange("lifespan.startup")
         if reply is None:
@@ -72,8 +75,10 @@ class Lifespan:
         # an app that never asked for the startup event does not speak lifespan; one that took
         # it and then raised does, and its startup failed (uvicorn's auto mode hides that)
         if message_type == "lifespan.startup" and self.mode == "auto" and not self._received:
-            log.info("ASGI lifespan not supported by the app (%s); continuing without it",
-                     f"{type(exc).__name__}: {exc}" if exc else "it returned")
+            log.info(
+                "ASGI lifespan not supported by the app (%s); continuing without it",
+                f"{type(exc).__name__}: {exc}" if exc else "it returned",
+            )
             return None
         if exc is not None:
             raise LifespanFailure(f"{type(exc).__name__}: {exc}") from exc
@@ -88,8 +93,10 @@ class Lifespan:
 
     async def _send(self, message: Message) -> None:
         expected = {
-            "lifespan.startup.complete", "lifespan.startup.failed",
-            "lifespan.shutdown.complete", "lifespan.shutdown.failed",
+            "lifespan.startup.complete",
+            "lifespan.startup.failed",
+            "lifespan.shutdown.complete",
+            "lifespan.shutdown.failed",
         }
         if message.get("type") not in expected:
             raise RuntimeError(f"unexpected lifespan message {message.get('type')!r}")

@@ -41,8 +41,16 @@ EXIT_BOOT_FAILED: Final = 3
 
 _PR_SET_PDEATHSIG: Final = 1
 _RESET_SIGNALS: Final = (
-    signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTTIN,
-    signal.SIGTTOU, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD, signal.SIGWINCH,
+    signal.SIGTERM,
+    signal.SIGINT,
+    signal.SIGQUIT,
+    signal.SIGHUP,
+    signal.SIGTTIN,
+    signal.SIGTTOU,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+    signal.SIGCHLD,
+    signal.SIGWINCH,
 )
 TICK: Final = 1.0
 
@@ -58,8 +66,9 @@ def _die_with_parent(master_pid: int) -> None:
         os._exit(EXIT_OK)
 
 
-def run_worker(config: Config, listeners: list[socket.socket], channel_fd: int,
-               worker_id: int, master_pid: int) -> int:
+def run_worker(
+    config: Config, listeners: list[socket.socket], channel_fd: int, worker_id: int, master_pid: int
+) -> int:
     """Entry point of a freshly forked worker; returns its exit status."""
     for signum in _RESET_SIGNALS:
         signal.signal(signum, signal.SIG_DFL)
@@ -69,8 +78,7 @@ def run_worker(config: Config, listeners: list[socket.socket], channel_fd: int,
     setup_logs(config)
     channel = ChannelWriter(channel_fd)
     try:
-        app = load_app(config.app or "", config.app_dir, config.interface,
-                       config.wsgi_threads)
+        app = load_app(config.app or "", config.app_dir, config.interface, config.wsgi_threads)
     except AppLoadError as exc:
         cause = exc.__cause__
         log.error("Worker %d: %s", worker_id, exc, exc_info=cause)
@@ -88,9 +96,16 @@ def run_worker(config: Config, listeners: list[socket.socket], channel_fd: int,
 class Worker:
     """The serving life of one worker process."""
 
-    def __init__(self, config: Config, app: ASGIApp, listeners: list[socket.socket],
-                 channel: ChannelWriter, worker_id: int, master_pid: int,
-                 loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        config: Config,
+        app: ASGIApp,
+        listeners: list[socket.socket],
+        channel: ChannelWriter,
+        worker_id: int,
+        master_pid: int,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
         self.config = config
         self.app = app
         self.listeners = listeners
@@ -102,7 +117,8 @@ class Worker:
         self.ctx = ServerContext.from_config(config, app, loop, self.lifespan.state)
         if config.max_requests:
             self.ctx.retire_after = config.max_requests + random.randint(
-                0, config.max_requests_jitter)
+                0, config.max_requests_jitter
+            )
             self.ctx.on_retire = self._retire
         self._stop: asyncio.Future[bool] = loop.create_future()
 
@@ -111,13 +127,18 @@ class Worker:
         try:
             await self.lifespan.startup()
         except LifespanFailure as exc:
-            log.error("Worker %d: application startup failed: %s", self.worker_id, exc,
-                      exc_info=exc.__cause__)
+            log.error(
+                "Worker %d: application startup failed: %s",
+                self.worker_id,
+                exc,
+                exc_info=exc.__cause__,
+            )
             self.channel.send(Kind.BOOTFAIL, f"lifespan {exc}")
             return EXIT_BOOT_FAILED
         servers = [
-            await self.loop.create_server(self._protocol, sock=sock, backlog=self.config.backlog,
-                                          ssl=self.ctx.ssl)
+            await self.loop.create_server(
+                self._protocol, sock=sock, backlog=self.config.backlog, ssl=self.ctx.ssl
+            )
             for sock in self.listeners
         ]
         loop = self.loop
@@ -135,8 +156,9 @@ class Worker:
             # the load balancer learns from the ready path that we are leaving, and stops
             # sending traffic; meanwhile everything is still served
             self.ctx.ready = False
-            log.info("Worker %d: shutdown_delay: serving %gs more before draining",
-                     self.worker_id, delay)
+            log.info(
+                "Worker %d: shutdown_delay: serving %gs more before draining", self.worker_id, delay
+            )
             await asyncio.sleep(delay)
         self.ctx.ready = False
         for server in servers:
@@ -159,8 +181,11 @@ class Worker:
             self._force_close()
 
     def _retire(self) -> None:
-        log.info("Worker %d: served %d requests (max_requests): asking to be replaced",
-                 self.worker_id, self.ctx.requests_served)
+        log.info(
+            "Worker %d: served %d requests (max_requests): asking to be replaced",
+            self.worker_id,
+            self.ctx.requests_served,
+        )
         self.channel.send(Kind.RETIRING, f"max_requests {self.ctx.requests_served}")
 
     def _tick(self) -> None:
@@ -190,9 +215,12 @@ class Worker:
                 for conn in list(ctx.connections):
                     conn.close_if_idle(now, DRAIN_IDLE_GRACE)
             if ctx.connections or ctx.tasks:
-                log.warning("Worker %d: graceful timeout: closing %d connection(s), "
-                            "cancelling %d task(s)", self.worker_id, len(ctx.connections),
-                            len(ctx.tasks))
+                log.warning(
+                    "Worker %d: graceful timeout: closing %d connection(s), cancelling %d task(s)",
+                    self.worker_id,
+                    len(ctx.connections),
+                    len(ctx.tasks),
+                )
         self._force_close()
         if ctx.tasks:
             await asyncio.wait(set(ctx.tasks), timeout=1.0)

@@ -20,13 +20,24 @@ _CERT_REQS: Final = {
 }
 _MIN_VERSION: Final = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 #: ``SSLObject.version()`` -> the protocol version number the ASGI extension reports
-_VERSION_NUMBERS: Final = {"TLSv1.3": 0x0304, "TLSv1.2": 0x0303, "TLSv1.1": 0x0302,
-                           "TLSv1": 0x0301, "SSLv3": 0x0300}
+_VERSION_NUMBERS: Final = {
+    "TLSv1.3": 0x0304,
+    "TLSv1.2": 0x0303,
+    "TLSv1.1": 0x0302,
+    "TLSv1": 0x0301,
+    "SSLv3": 0x0300,
+}
 #: RFC 4514 section 3: attribute types written by their short name
 _RFC4514_NAMES: Final = {
-    "commonName": "CN", "localityName": "L", "stateOrProvinceName": "ST",
-    "organizationName": "O", "organizationalUnitName": "OU", "countryName": "C",
-    "streetAddress": "STREET", "domainComponent": "DC", "userId": "UID",
+    "commonName": "CN",
+    "localityName": "L",
+    "stateOrProvinceName": "ST",
+    "organizationName": "O",
+    "organizationalUnitName": "OU",
+    "countryName": "C",
+    "streetAddress": "STREET",
+    "domainComponent": "DC",
+    "userId": "UID",
 }
 _PEM_END: Final = "-----END CERTIFICATE-----"
 
@@ -55,8 +66,9 @@ def build_ssl_context(config: Config) -> ssl.SSLContext | None:
     context.minimum_version = _MIN_VERSION[config.tls_min_version]
     # client-initiated renegotiation costs the server a handshake per request: refuse it
     context.options |= ssl.OP_NO_RENEGOTIATION
-    context.load_cert_chain(config.certfile, config.keyfile,
-                            password=_password(config.keyfile_password))
+    context.load_cert_chain(
+        config.certfile, config.keyfile, password=_password(config.keyfile_password)
+    )
     if config.ca_certs is not None:
         context.load_verify_locations(cafile=config.ca_certs)
     context.verify_mode = _CERT_REQS[config.cert_reqs]
@@ -76,7 +88,7 @@ def first_certificate(path: str) -> str | None:
     if start < 0 or end < 0:
         return None
     # normalised through DER, so it reads exactly as ssl writes PEM
-    return ssl.DER_cert_to_PEM_cert(ssl.PEM_cert_to_DER_cert(text[start:end + len(_PEM_END)]))
+    return ssl.DER_cert_to_PEM_cert(ssl.PEM_cert_to_DER_cert(text[start : end + len(_PEM_END)]))
 
 
 def tls_scope_extension(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> dict[str, Any]:
@@ -96,8 +108,7 @@ def tls_scope_extension(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> dict[str, 
     }
 
 
-def _client_chain(ssl_object: ssl.SSLObject | ssl.SSLSocket, peer_der: bytes | None
-                  ) -> list[str]:
+def _client_chain(ssl_object: ssl.SSLObject | ssl.SSLSocket, peer_der: bytes | None) -> list[str]:
     if not peer_der:
         return []
     # Python 3.13 gives the whole chain the client sent (DER); before it, only its certificate
@@ -123,8 +134,10 @@ def _rfc4514_name(cert: Any) -> str | None:
     subject = cert.get("subject") if cert else None
     if not subject:
         return None
-    rdns = ["+".join(f"{_attribute_type(key)}={_escape_dn_value(value)}" for key, value in rdn)
-            for rdn in subject]
+    rdns = [
+        "+".join(f"{_attribute_type(key)}={_escape_dn_value(value)}" for key, value in rdn)
+        for rdn in subject
+    ]
     return ",".join(reversed(rdns))  # RFC 4514 writes the last RDN first
 
 
@@ -142,8 +155,11 @@ def _escape_dn_value(value: str) -> str:
     """RFC 4514 section 2.4 escaping of an attribute value."""
     out = []
     for index, char in enumerate(value):
-        if char in '"+,;<>\\' or (char == "#" and index == 0) or (
-                char == " " and index in (0, len(value) - 1)):
+        if (
+            char in '"+,;<>\\'
+            or (char == "#" and index == 0)
+            or (char == " " and index in (0, len(value) - 1))
+        ):
             out.append("\\" + char)
         elif char == "\x00":
             out.append("\\00")

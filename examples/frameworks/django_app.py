@@ -37,6 +37,7 @@ async def stream(request: HttpRequest) -> StreamingHttpResponse:
     async def chunks() -> AsyncIterator[bytes]:
         for i in range(CHUNKS):
             yield f"chunk {i}\n".encode()
+
     return StreamingHttpResponse(chunks(), content_type="text/plain")
 
 
@@ -66,8 +67,13 @@ async def echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if message["type"] == "websocket.connect":
             await send({"type": "websocket.accept"})
         elif message["type"] == "websocket.receive":
-            await send({"type": "websocket.send", "text": message.get("text"),
-                        "bytes": message.get("bytes")})
+            await send(
+                {
+                    "type": "websocket.send",
+                    "text": message.get("text"),
+                    "bytes": message.get("bytes"),
+                }
+            )
         elif message["type"] == "websocket.disconnect":
             return
 

@@ -28,6 +28,7 @@ async def stream() -> StreamingResponse:
     async def chunks() -> AsyncIterator[bytes]:
         for i in range(CHUNKS):
             yield f"chunk {i}\n".encode()
+
     return StreamingResponse(chunks(), media_type="text/plain")
 
 

@@ -24,6 +24,7 @@ def stream() -> Response:
     def chunks() -> Iterator[bytes]:
         for i in range(CHUNKS):
             yield f"chunk {i}\n".encode()
+
     return Response(chunks(), mimetype="text/plain")
 
 

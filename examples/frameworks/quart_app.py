@@ -25,6 +25,7 @@ async def stream() -> Response:
     async def chunks() -> AsyncIterator[bytes]:
         for i in range(CHUNKS):
             yield f"chunk {i}\n".encode()
+
     return Response(chunks(), mimetype="text/plain")
 
 

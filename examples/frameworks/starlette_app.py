@@ -26,6 +26,7 @@ async def stream(request: Request) -> StreamingResponse:
     async def chunks() -> AsyncIterator[bytes]:
         for i in range(CHUNKS):
             yield f"chunk {i}\n".encode()
+
     return StreamingResponse(chunks(), media_type="text/plain")
 
 
@@ -39,9 +40,12 @@ async def echo(websocket: WebSocket) -> None:
         await websocket.send_text(text)
 
 
-app = Starlette(lifespan=lifespan, routes=[
-    Route("/json", json_endpoint),
-    Route("/stream", stream),
-    Route("/file", file),
-    WebSocketRoute("/ws", echo),
-])
+app = Starlette(
+    lifespan=lifespan,
+    routes=[
+        Route("/json", json_endpoint),
+        Route("/stream", stream),
+        Route("/file", file),
+        WebSocketRoute("/ws", echo),
+    ],
+)

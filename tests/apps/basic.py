@@ -19,8 +19,13 @@ async def _lifespan(receive, send, fail_startup=False, state=None):
 
 
 async def _text(send, status, body, headers=()):
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain"), *headers]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain"), *headers],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -42,8 +47,20 @@ async def app(scope, receive, send):
     if path == "/no-response":
         return None
     if path == "/scope":
-        keys = {k: scope[k] for k in ("path", "raw_path", "query_string", "root_path",
-                                      "http_version", "method", "scheme", "client", "server")}
+        keys = {
+            k: scope[k]
+            for k in (
+                "path",
+                "raw_path",
+                "query_string",
+                "root_path",
+                "http_version",
+                "method",
+                "scheme",
+                "client",
+                "server",
+            )
+        }
         tls = scope.get("extensions", {}).get("tls")
         keys["tls_version"] = tls and tls.get("tls_version")
         return await _text(send, 200, repr(keys).encode())
@@ -63,5 +80,6 @@ async def blocking(scope, receive, send):
         return await _lifespan(receive, send)
     if scope["path"] == "/block":
         import time
+
         time.sleep(float(scope["query_string"].decode().partition("=")[2] or 60))
     await _text(send, 200, b"pid=%d" % os.getpid())

@@ -14,8 +14,13 @@ async def app(scope, receive, send):
     path = scope["path"]
     query = scope["query_string"].decode()
     if path == "/file":
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/octet-stream")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/octet-stream")],
+            }
+        )
         await send({"type": "http.response.pathsend", "path": query})
         return
     if path == "/firehose":
@@ -45,6 +50,11 @@ async def app(scope, receive, send):
         body = b"slept"
     else:
         body = b"ok"
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"text/plain")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain")],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

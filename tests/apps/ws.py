@@ -64,8 +64,13 @@ async def app(scope, receive, send):
     if path == "/deny":
         return await send({"type": "websocket.close"})
     if path == "/deny-body":
-        await send({"type": "websocket.http.response.start", "status": 401,
-                    "headers": [(b"content-type", b"text/plain"), (b"x-why", b"no token")]})
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": 401,
+                "headers": [(b"content-type", b"text/plain"), (b"x-why", b"no token")],
+            }
+        )
         await send({"type": "websocket.http.response.body", "body": b"go ", "more_body": True})
         await send({"type": "websocket.http.response.body", "body": b"away"})
         return None
@@ -76,8 +81,10 @@ async def app(scope, receive, send):
     else:
         await send({"type": "websocket.accept"})
     if path == "/scope":
-        keys = {k: scope[k] for k in ("type", "scheme", "path", "query_string",
-                                      "subprotocols", "http_version")}
+        keys = {
+            k: scope[k]
+            for k in ("type", "scheme", "path", "query_string", "subprotocols", "http_version")
+        }
         keys["query_string"] = keys["query_string"].decode()
         keys["extensions"] = sorted(scope["extensions"])
         await send({"type": "websocket.send", "text": json.dumps(keys)})

@@ -27,8 +27,7 @@ class LoadLoop:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._deadline = time.monotonic() + max_seconds
-        self._threads = [threading.Thread(target=self._client, daemon=True)
-                         for _ in range(clients)]
+        self._threads = [threading.Thread(target=self._client, daemon=True) for _ in range(clients)]
 
     def __enter__(self) -> LoadLoop:
         for thread in self._threads:
@@ -50,8 +49,11 @@ class LoadLoop:
                 started = time.monotonic()
                 try:
                     response = client.get(self.url)
-                    outcome = None if response.status_code == 200 and response.text.startswith(
-                        "pid=") else f"status {response.status_code}: {response.text[:80]!r}"
+                    outcome = (
+                        None
+                        if response.status_code == 200 and response.text.startswith("pid=")
+                        else f"status {response.status_code}: {response.text[:80]!r}"
+                    )
                 except httpx.HTTPError as exc:
                     outcome = f"{type(exc).__name__}: {exc}"
                     response = None

@@ -21,22 +21,27 @@ def test_bad_toml_value_exits_2_with_one_line(tmp_path):
     config = tmp_path / "config.toml"
     config.write_text('app = "examples.hello:app"\ntimeout = "soon"\n')
     line = _one_line_error(run_cli("-c", str(config)))
-    assert line == (f'asgi-master: error: {config}:2: timeout = "soon": expected a number of '
-                    "seconds >= 1")
+    assert line == (
+        f'asgi-master: error: {config}:2: timeout = "soon": expected a number of seconds >= 1'
+    )
 
 
 def test_unknown_key_exits_2_with_a_hint(tmp_path):
     config = tmp_path / "config.toml"
     config.write_text('app = "examples.hello:app"\nkeepalive = 3\n')
     line = _one_line_error(run_cli("-c", str(config)))
-    assert line == (f"asgi-master: error: {config}:2: unknown setting 'keepalive'; "
-                    "did you mean 'keepalive_timeout'?")
+    assert line == (
+        f"asgi-master: error: {config}:2: unknown setting 'keepalive'; "
+        "did you mean 'keepalive_timeout'?"
+    )
 
 
 def test_bad_flag_value_exits_2(tmp_path):
     line = _one_line_error(run_cli("examples.hello:app", "--workers", "0"))
-    assert line == ('asgi-master: error: flag --workers: workers = "0": expected a whole '
-                    'number from 1 to 1024, or "auto"')
+    assert line == (
+        'asgi-master: error: flag --workers: workers = "0": expected a whole '
+        'number from 1 to 1024, or "auto"'
+    )
 
 
 def test_check_config_prints_sources_and_exits_0(tmp_path):
@@ -53,8 +58,10 @@ def test_check_config_prints_sources_and_exits_0(tmp_path):
 def test_check_config_with_unimportable_app_exits_2():
     result = run_cli("no_such_module_xyz:app", "--check-config")
     line = _one_line_error(result)
-    assert line.startswith("asgi-master: error: cannot import 'no_such_module_xyz:app': "
-                           "no module named 'no_such_module_xyz'")
+    assert line.startswith(
+        "asgi-master: error: cannot import 'no_such_module_xyz:app': "
+        "no module named 'no_such_module_xyz'"
+    )
 
 
 def test_check_config_names_a_missing_attribute():

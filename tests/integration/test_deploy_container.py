@@ -63,8 +63,11 @@ def test_entrypoint_is_asgi_master_in_exec_form_without_an_init():
     entrypoint = json.loads(last(final_stage(), "ENTRYPOINT"))  # exec form is a JSON array
     assert entrypoint == ["asgi-master"]
     assert isinstance(json.loads(last(final_stage(), "CMD")), list)
-    assert not any("tini" in args or "dumb-init" in args for cmd, args in instructions()
-                   if cmd in ("RUN", "ENTRYPOINT", "CMD"))
+    assert not any(
+        "tini" in args or "dumb-init" in args
+        for cmd, args in instructions()
+        if cmd in ("RUN", "ENTRYPOINT", "CMD")
+    )
 
 
 def test_runs_as_a_non_root_user_and_stops_with_sigterm():
@@ -94,10 +97,12 @@ def copied_files() -> dict[str, Path]:
 
 
 def ignored(path: str) -> bool:
-    patterns = [p.strip() for p in DOCKERIGNORE.read_text().splitlines()
-                if p.strip() and not p.startswith("#")]
-    return any(fnmatch.fnmatch(path, p) or path.startswith(p.rstrip("/") + "/")
-               for p in patterns)
+    patterns = [
+        p.strip()
+        for p in DOCKERIGNORE.read_text().splitlines()
+        if p.strip() and not p.startswith("#")
+    ]
+    return any(fnmatch.fnmatch(path, p) or path.startswith(p.rstrip("/") + "/") for p in patterns)
 
 
 def test_everything_copied_exists_and_is_not_dockerignored():

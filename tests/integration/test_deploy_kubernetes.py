@@ -14,10 +14,12 @@ import pytest
 from asgi_master.config.settings import BY_NAME
 from tests.conftest import ROOT, run_cli
 
-yaml = pytest.importorskip("yaml", reason="PyYAML is not installed (comes with "
-                                          "kubernetes-validate, extra 'test')")
+yaml = pytest.importorskip(
+    "yaml", reason="PyYAML is not installed (comes with kubernetes-validate, extra 'test')"
+)
 kubernetes_validate = pytest.importorskip(
-    "kubernetes_validate", reason="kubernetes-validate is not installed (extra 'test')")
+    "kubernetes_validate", reason="kubernetes-validate is not installed (extra 'test')"
+)
 
 MANIFESTS = ROOT / "deploy" / "kubernetes"
 
@@ -65,8 +67,13 @@ def test_strict_validation_catches_a_misspelt_field():
 
 def test_all_the_pieces_are_there():
     kinds = by_kind()
-    assert set(kinds) == {"ConfigMap", "Deployment", "Service", "PodDisruptionBudget",
-                          "HorizontalPodAutoscaler"}
+    assert set(kinds) == {
+        "ConfigMap",
+        "Deployment",
+        "Service",
+        "PodDisruptionBudget",
+        "HorizontalPodAutoscaler",
+    }
     assert kinds["HorizontalPodAutoscaler"]["apiVersion"] == "autoscaling/v2"
     assert kinds["PodDisruptionBudget"]["apiVersion"] == "policy/v1"
 
@@ -81,8 +88,7 @@ def test_selectors_and_references_match_the_pods():
     target = kinds["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]
     assert (target["kind"], target["name"]) == ("Deployment", deployment["metadata"]["name"])
     volumes = deployment["spec"]["template"]["spec"]["volumes"]
-    assert {"name": kinds["ConfigMap"]["metadata"]["name"]} in [
-        v.get("configMap") for v in volumes]
+    assert {"name": kinds["ConfigMap"]["metadata"]["name"]} in [v.get("configMap") for v in volumes]
     port_names = {p["name"] for p in container()["ports"]}
     assert kinds["Service"]["spec"]["ports"][0]["targetPort"] in port_names
 
@@ -128,6 +134,7 @@ def test_configmap_config_passes_check_config(tmp_path):
         pytest.skip(f"settings not implemented yet: {', '.join(missing)}")
     path = tmp_path / "config.toml"
     path.write_text(by_kind()["ConfigMap"]["data"]["config.toml"])
-    result = run_cli("-c", str(path), "--check-config",
-                     env={"ASGI_MASTER_APP": "examples.hello:app"})
+    result = run_cli(
+        "-c", str(path), "--check-config", env={"ASGI_MASTER_APP": "examples.hello:app"}
+    )
     assert result.returncode == 0, result.stderr

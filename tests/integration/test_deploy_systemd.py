@@ -92,14 +92,20 @@ def test_execstart_reads_the_config_and_the_example_config_is_valid():
     assert Path(argv[0]).name == "asgi-master"
     assert argv[1:] == ["-c", "/etc/asgi-master/config.toml"]
     # the same command with the example config (its app swapped for the bundled example)
-    result = run_cli("-c", str(CONFIG), "--check-config",
-                     env={"ASGI_MASTER_APP": "examples.hello:app", "ASGI_MASTER_APP_DIR": "."})
+    result = run_cli(
+        "-c",
+        str(CONFIG),
+        "--check-config",
+        env={"ASGI_MASTER_APP": "examples.hello:app", "ASGI_MASTER_APP_DIR": "."},
+    )
     assert result.returncode == 0, result.stderr
     assert "configuration valid" in result.stdout
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None,
-                    reason="systemd-analyze is not installed (package systemd)")
+@pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None,
+    reason="systemd-analyze is not installed (package systemd)",
+)
 def test_systemd_analyze_verify_accepts_the_units(tmp_path):
     # verify checks that ExecStart's binary exists and is executable: point it at this venv's
     asgi_master = Path(shutil.which("asgi-master") or ROOT / ".venv" / "bin" / "asgi-master")
@@ -111,7 +117,12 @@ def test_systemd_analyze_verify_accepts_the_units(tmp_path):
     shutil.copy(SOCKET, tmp_path / SOCKET.name)
     result = subprocess.run(
         ["systemd-analyze", "verify", "--man=no", f"./{SERVICE.name}", f"./{SOCKET.name}"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     output = result.stdout + result.stderr
     if result.returncode != 0 and "asgi-master" not in output:
         pytest.skip(f"systemd-analyze cannot run here: {output.strip()[:200]}")

@@ -19,25 +19,61 @@ pytestmark = pytest.mark.timeout(60)
 STATUS_LINE = re.compile(rb"HTTP/1\.[01] (\d\d\d) [^\r\n]*")
 
 VALID = [
-    "get_root", "get_percent_encoded_path", "head_root", "options_asterisk", "post_form",
-    "put_with_body", "post_binary_body", "absolute_form_http", "many_headers",
-    "chunked_many_chunks", "chunked_with_trailers", "chunked_extension", "http10_get_without_host",
-    "http10_keep_alive", "pipelined_two_gets", "pipelined_post_then_get",
-    "pipelined_chunked_then_get", "pipelined_body_that_looks_like_a_request",
-    "expect_100_continue", "leading_crlf_before_request_line", "http10_expect_100_continue_ignored",
-    "request_line_exactly_at_limit", "connect_authority_form",
+    "get_root",
+    "get_percent_encoded_path",
+    "head_root",
+    "options_asterisk",
+    "post_form",
+    "put_with_body",
+    "post_binary_body",
+    "absolute_form_http",
+    "many_headers",
+    "chunked_many_chunks",
+    "chunked_with_trailers",
+    "chunked_extension",
+    "http10_get_without_host",
+    "http10_keep_alive",
+    "pipelined_two_gets",
+    "pipelined_post_then_get",
+    "pipelined_chunked_then_get",
+    "pipelined_body_that_looks_like_a_request",
+    "expect_100_continue",
+    "leading_crlf_before_request_line",
+    "http10_expect_100_continue_ignored",
+    "request_line_exactly_at_limit",
+    "connect_authority_form",
 ]
 INVALID = [
-    "missing_host_http11", "duplicate_host", "content_length_negative",
-    "content_length_conflicting_headers", "content_length_and_transfer_encoding",
-    "transfer_encoding_gzip_then_chunked", "whitespace_before_colon", "obs_fold_continuation",
-    "nul_in_header_value", "chunk_size_hex_garbage", "chunk_missing_crlf_after_data",
-    "method_with_parenthesis", "target_with_space", "http09_request", "header_line_too_long",
-    "too_many_headers", "request_line_too_long", "content_length_not_a_number",
-    "pipelined_second_request_invalid", "transfer_encoding_gzip_only", "version_http2",
-    "host_with_space", "header_value_escape_char", "bare_cr_line_endings",
-    "chunk_size_overflow", "chunk_extension_with_nul", "chunk_extension_bare_cr",
-    "chunk_trailer_obs_fold", "connect_origin_form", "absolute_form_with_userinfo",
+    "missing_host_http11",
+    "duplicate_host",
+    "content_length_negative",
+    "content_length_conflicting_headers",
+    "content_length_and_transfer_encoding",
+    "transfer_encoding_gzip_then_chunked",
+    "whitespace_before_colon",
+    "obs_fold_continuation",
+    "nul_in_header_value",
+    "chunk_size_hex_garbage",
+    "chunk_missing_crlf_after_data",
+    "method_with_parenthesis",
+    "target_with_space",
+    "http09_request",
+    "header_line_too_long",
+    "too_many_headers",
+    "request_line_too_long",
+    "content_length_not_a_number",
+    "pipelined_second_request_invalid",
+    "transfer_encoding_gzip_only",
+    "version_http2",
+    "host_with_space",
+    "header_value_escape_char",
+    "bare_cr_line_endings",
+    "chunk_size_overflow",
+    "chunk_extension_with_nul",
+    "chunk_extension_bare_cr",
+    "chunk_trailer_obs_fold",
+    "connect_origin_form",
+    "absolute_form_with_userinfo",
     "request_line_one_over_limit",
 ]
 
@@ -46,8 +82,11 @@ INVALID = [
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server for the module (cleaned up by PID like ``start_server``'s)."""
     port = free_port()
-    srv = Server(["tests.apps.basic:app", "--workers", "1", "--bind", f"127.0.0.1:{port}"],
-                 Path(tmp_path_factory.mktemp("corpus")), port=port)
+    srv = Server(
+        ["tests.apps.basic:app", "--workers", "1", "--bind", f"127.0.0.1:{port}"],
+        Path(tmp_path_factory.mktemp("corpus")),
+        port=port,
+    )
     try:
         srv.wait_ready()
         yield srv
@@ -65,7 +104,7 @@ def statuses(data: bytes, methods: list[str]) -> list[int]:
         if end < 0:
             break  # the rest of this head has not arrived
         match = STATUS_LINE.match(data, pos)
-        assert match is not None, f"not a response at {pos}: {data[pos:pos + 80]!r}"
+        assert match is not None, f"not a response at {pos}: {data[pos : pos + 80]!r}"
         status = int(match.group(1))
         head = data[pos:end].lower()
         pos = end + 4
@@ -87,9 +126,14 @@ def statuses(data: bytes, methods: list[str]) -> list[int]:
     return found
 
 
-def exchange(server: Server, raw: bytes, *, half_close: bool = False,
-             responses: int | None = None, methods: list[str] | None = None
-             ) -> tuple[bytes, bool]:
+def exchange(
+    server: Server,
+    raw: bytes,
+    *,
+    half_close: bool = False,
+    responses: int | None = None,
+    methods: list[str] | None = None,
+) -> tuple[bytes, bool]:
     """Send ``raw`` (then half-close if asked); what the server sent until it closed, or until
     ``responses`` complete responses arrived; and whether it closed within the timeout."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
@@ -100,8 +144,10 @@ def exchange(server: Server, raw: bytes, *, half_close: bool = False,
         try:
             while chunk := sock.recv(65536):
                 received += chunk
-                if responses is not None and len(
-                        statuses(bytes(received), methods or [])) >= responses:
+                if (
+                    responses is not None
+                    and len(statuses(bytes(received), methods or [])) >= responses
+                ):
                     return bytes(received), False
         except TimeoutError:
             return bytes(received), False
@@ -122,14 +168,17 @@ def test_valid_request_gets_200_for_each_request(server: Server, name: str) -> N
 
 
 @pytest.mark.parametrize("name", INVALID)
-def test_invalid_request_gets_its_status_and_the_connection_closes(server: Server,
-                                                                    name: str) -> None:
+def test_invalid_request_gets_its_status_and_the_connection_closes(
+    server: Server, name: str
+) -> None:
     raw, expected = load_case(name)
     assert "status" in expected and "pending" not in expected and "limits" not in expected
     data, closed = exchange(server, raw, half_close=expected.get("at_eof", False))
     before = expected.get("requests", [])
     assert statuses(data, [r["method"] for r in before]) == [
-        *([200] * len(before)), expected["status"]], data[:300]
+        *([200] * len(before)),
+        expected["status"],
+    ], data[:300]
     assert closed, "the server kept the connection open after refusing a request"
 
 

@@ -44,15 +44,19 @@ def _require(framework: str) -> None:
 
 
 @pytest.fixture(scope="module", params=list(FRAMEWORKS))
-def served(request: pytest.FixtureRequest,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Server]]:
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Server]]:
     """One single-worker server per framework, shared by that framework's tests."""
     framework = request.param
     _require(framework)
     _, app, extra = FRAMEWORKS[framework]
     port = free_port()
-    server = Server([app, "--workers", "1", "--bind", f"127.0.0.1:{port}", *extra],
-                    Path(tmp_path_factory.mktemp(framework)), port=port)
+    server = Server(
+        [app, "--workers", "1", "--bind", f"127.0.0.1:{port}", *extra],
+        Path(tmp_path_factory.mktemp(framework)),
+        port=port,
+    )
     try:
         server.wait_ready(timeout=60)
         yield framework, server
@@ -113,6 +117,7 @@ def test_no_app_errors_were_logged(served):
 
 # -- interface detection and the WSGI adapter (no server needed)
 
+
 def wsgi_function(environ, start_response):
     start_response("200 OK", [])
     return [b""]
@@ -136,10 +141,16 @@ def star_args(*args):
     pass
 
 
-@pytest.mark.parametrize(("app", "expected"), [
-    (wsgi_function, "wsgi"), (WSGICallable(), "wsgi"),
-    (asgi_function, "asgi3"), (ASGICallable(), "asgi3"), (star_args, "asgi3"),
-])
+@pytest.mark.parametrize(
+    ("app", "expected"),
+    [
+        (wsgi_function, "wsgi"),
+        (WSGICallable(), "wsgi"),
+        (asgi_function, "asgi3"),
+        (ASGICallable(), "asgi3"),
+        (star_args, "asgi3"),
+    ],
+)
 def test_interface_auto_tells_wsgi_from_asgi_by_signature(app, expected):
     assert detect_interface(app) == expected
 
@@ -153,8 +164,10 @@ def test_auto_wraps_a_wsgi_callable_and_leaves_asgi_alone():
 
 
 def test_explicit_interface_overrides_the_guess():
-    assert load_app("tests.integration.test_frameworks:wsgi_function",
-                    interface="asgi3") is wsgi_function
+    assert (
+        load_app("tests.integration.test_frameworks:wsgi_function", interface="asgi3")
+        is wsgi_function
+    )
 
 
 def test_wsgi_app_without_a2wsgi_is_a_one_line_error(monkeypatch):

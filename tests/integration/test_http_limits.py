@@ -34,10 +34,23 @@ def raw_exchange(port: int, data: bytes, timeout: float = 20.0) -> bytes:
 
 @pytest.fixture
 def server(start_server):
-    srv = start_server(APP, "--workers", "1",
-                       "--request-header-timeout", "2", "--keepalive-timeout", "2",
-                       "--limit-request-body", "1MiB", "--limit-request-line", "1024",
-                       "--limit-request-fields", "20", "--limit-request-field-size", "512")
+    srv = start_server(
+        APP,
+        "--workers",
+        "1",
+        "--request-header-timeout",
+        "2",
+        "--keepalive-timeout",
+        "2",
+        "--limit-request-body",
+        "1MiB",
+        "--limit-request-line",
+        "1024",
+        "--limit-request-fields",
+        "20",
+        "--limit-request-field-size",
+        "512",
+    )
     srv.wait_ready()
     return srv
 
@@ -75,16 +88,20 @@ def test_connection_that_never_sends_a_byte_is_closed(server):
 
 
 def test_declared_body_over_the_limit_gets_413_without_100_continue(server):
-    reply = raw_exchange(server.port, b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-                                      b"Content-Length: 2000000\r\n\r\n")
+    reply = raw_exchange(
+        server.port,
+        b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2000000\r\n\r\n",
+    )
     assert reply.startswith(b"HTTP/1.1 413 ")
     assert b"100 Continue" not in reply
 
 
 def test_chunked_body_over_the_limit_gets_413(server):
     chunk = b"10000\r\n" + b"a" * 0x10000 + b"\r\n"
-    reply = raw_exchange(server.port, b"POST /slow-reader HTTP/1.1\r\nHost: x\r\n"
-                                      b"Transfer-Encoding: chunked\r\n\r\n" + chunk * 20)
+    reply = raw_exchange(
+        server.port,
+        b"POST /slow-reader HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * 20,
+    )
     assert reply.startswith(b"HTTP/1.1 413 ")
 
 
@@ -95,16 +112,19 @@ def test_long_request_line_gets_414(server):
 
 def test_too_many_or_too_long_headers_get_431(server):
     many = b"".join(b"X-%d: 1\r\n" % i for i in range(30))
-    assert raw_exchange(server.port, b"GET / HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n") \
-        .startswith(b"HTTP/1.1 431 ")
+    assert raw_exchange(server.port, b"GET / HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n").startswith(
+        b"HTTP/1.1 431 "
+    )
     long = b"X-Long: " + b"a" * 1000 + b"\r\n"
-    assert raw_exchange(server.port, b"GET / HTTP/1.1\r\nHost: x\r\n" + long + b"\r\n") \
-        .startswith(b"HTTP/1.1 431 ")
+    assert raw_exchange(server.port, b"GET / HTTP/1.1\r\nHost: x\r\n" + long + b"\r\n").startswith(
+        b"HTTP/1.1 431 "
+    )
 
 
 def test_limit_concurrency_answers_503_with_retry_after(start_server):
-    server = start_server(APP, "--workers", "1",
-                          "--limit-concurrency", "1", "--graceful-timeout", "1")
+    server = start_server(
+        APP, "--workers", "1", "--limit-concurrency", "1", "--graceful-timeout", "1"
+    )
     server.wait_ready()
     holder = socket.create_connection(("127.0.0.1", server.port), timeout=30)
     try:
@@ -114,12 +134,16 @@ def test_limit_concurrency_answers_503_with_retry_after(start_server):
         def rejected() -> httpx.Response | None:
             response = httpx.get(server.url("/"), timeout=10)
             return response if response.status_code == 503 else None
+
         response = wait_for(rejected, timeout=20, what="a 503")
         assert response.headers["retry-after"] == "1"
     finally:
         holder.close()
-    wait_for(lambda: httpx.get(server.url("/"), timeout=10).status_code == 200, timeout=30,
-             what="capacity back once the busy request ended")
+    wait_for(
+        lambda: httpx.get(server.url("/"), timeout=10).status_code == 200,
+        timeout=30,
+        what="capacity back once the busy request ended",
+    )
 
 
 def test_pathsend_sends_the_file_exactly(start_server, tmp_path):
@@ -164,12 +188,14 @@ def test_large_upload_to_a_slow_reader_keeps_worker_memory_bounded(start_server,
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
             if framing == "chunked":
-                sock.sendall(b"POST /slow-reader HTTP/1.1\r\nHost: x\r\n"
-                             b"Transfer-Encoding: chunked\r\n\r\n")
+                sock.sendall(
+                    b"POST /slow-reader HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                )
                 piece = b"%x\r\n%s\r\n" % (len(block), block)
             else:
-                sock.sendall(b"POST /slow-reader HTTP/1.1\r\nHost: x\r\n"
-                             b"Content-Length: %d\r\n\r\n" % size)
+                sock.sendall(
+                    b"POST /slow-reader HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size
+                )
                 piece = block
             for _ in range(size // len(block)):
                 sock.sendall(piece)

@@ -40,29 +40,46 @@ def test_forwarded_headers_from_a_trusted_peer_rewrite_client_and_scheme(start_s
     # forwarded_allow_ips defaults to 127.0.0.1
     server = start_server("tests.apps.basic:app", "--workers", "1")
     server.wait_ready()
-    scope = scope_of(httpx.get(server.url("/scope"), headers={
-        "X-Forwarded-For": "203.0.113.7, 127.0.0.1", "X-Forwarded-Proto": "https"}))
+    scope = scope_of(
+        httpx.get(
+            server.url("/scope"),
+            headers={"X-Forwarded-For": "203.0.113.7, 127.0.0.1", "X-Forwarded-Proto": "https"},
+        )
+    )
     assert scope["client"][0] == "203.0.113.7"
     assert scope["scheme"] == "https"
 
 
 def test_forwarded_headers_from_an_untrusted_peer_are_ignored(start_server):
-    server = start_server("tests.apps.basic:app", "--workers", "1",
-                          "--forwarded-allow-ips", "10.0.0.1")
+    server = start_server(
+        "tests.apps.basic:app", "--workers", "1", "--forwarded-allow-ips", "10.0.0.1"
+    )
     server.wait_ready()
-    scope = scope_of(httpx.get(server.url("/scope"), headers={
-        "X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}))
+    scope = scope_of(
+        httpx.get(
+            server.url("/scope"),
+            headers={"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"},
+        )
+    )
     assert scope["client"][0] == "127.0.0.1"
     assert scope["scheme"] == "http"
 
 
 def test_access_log_uses_the_configured_format(start_server):
-    server = start_server("tests.apps.basic:app", "--workers", "1", "--access-log-format",
-                          '%(m)s %(U)s %(s)s ua=%(a)s')
+    server = start_server(
+        "tests.apps.basic:app",
+        "--workers",
+        "1",
+        "--access-log-format",
+        "%(m)s %(U)s %(s)s ua=%(a)s",
+    )
     server.wait_ready()
     httpx.get(server.url("/hello"), headers={"User-Agent": "probe/1"})
-    wait_for(lambda: "GET /hello 200 ua=probe/1" in server.out_path.read_text(), timeout=10,
-             what="the access-log line")
+    wait_for(
+        lambda: "GET /hello 200 ua=probe/1" in server.out_path.read_text(),
+        timeout=10,
+        what="the access-log line",
+    )
 
 
 def test_json_access_log_lines_are_json(start_server):
@@ -75,5 +92,6 @@ def test_json_access_log_lines_are_json(start_server):
             if '"path"' in text:
                 return json.loads(text)
         return None
+
     record = wait_for(line, timeout=10, what="a JSON access-log line")
     assert record["path"] == "/hello" and record["status"] == 200

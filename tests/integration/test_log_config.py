@@ -9,7 +9,7 @@ from tests.conftest import run_cli, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
-LOG_CONFIG = '''
+LOG_CONFIG = """
 version = 1
 [formatters.tagged]
 format = "TAGGED %(name)s %(message)s"
@@ -21,7 +21,7 @@ formatter = "tagged"
 handlers = ["file"]
 level = "INFO"
 propagate = false
-'''
+"""
 
 
 def test_log_config_routes_the_access_log_through_its_handlers(start_server, tmp_path):
@@ -31,9 +31,15 @@ def test_log_config_routes_the_access_log_through_its_handlers(start_server, tmp
     server = start_server("tests.apps.basic:app", "--workers", "1", "--log-config", str(config))
     server.wait_ready()
     httpx.get(server.url("/via-dictconfig"))
-    wait_for(lambda: target.exists() and "TAGGED asgi_master.access" in target.read_text()
-             and "/via-dictconfig" in target.read_text(), timeout=10,
-             what="the access line in the dictConfig file")
+    wait_for(
+        lambda: (
+            target.exists()
+            and "TAGGED asgi_master.access" in target.read_text()
+            and "/via-dictconfig" in target.read_text()
+        ),
+        timeout=10,
+        what="the access line in the dictConfig file",
+    )
     assert "Listening on" in server.log  # the error log is untouched
 
 
@@ -44,4 +50,5 @@ def test_bad_log_config_is_a_one_line_config_error(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == (
         f'asgi-master: error: flag --log-config: log_config = "{config}": expected a logging '
-        "dictConfig table with version = 1")
+        "dictConfig table with version = 1"
+    )

@@ -19,8 +19,6 @@ from tests.conftest import ROOT, wait_for
 pytestmark = pytest.mark.timeout(60)
 
 
-
-
 def test_example_app_answers_200(start_server):
     server = start_server("examples.hello:app", "--workers", "2")
     server.wait_ready(workers=2)
@@ -51,8 +49,9 @@ def test_killed_worker_is_replaced_and_its_death_explained(start_server):
     server.wait_ready(workers=2)
     victim = server.workers()[0].pid
     os.kill(victim, signal.SIGKILL)
-    wait_for(lambda: len(server.worker_pids() - {victim}) == 2, timeout=10,
-             what="a replacement worker")
+    wait_for(
+        lambda: len(server.worker_pids() - {victim}) == 2, timeout=10, what="a replacement worker"
+    )
     wait_for(lambda: server.log.count(") ready") >= 3, timeout=20, what="replacement ready")
     assert f"(pid {victim}) killed by SIGKILL (out of memory?" in server.log
     assert httpx.get(server.url("/")).status_code == 200
@@ -63,10 +62,14 @@ def test_term_lets_a_request_in_flight_finish_then_master_exits_0(start_server):
     server.wait_ready()
     result: dict[str, httpx.Response] = {}
     thread = threading.Thread(
-        target=lambda: result.setdefault("r", httpx.get(server.url("/slow?s=2"), timeout=30)))
+        target=lambda: result.setdefault("r", httpx.get(server.url("/slow?s=2"), timeout=30))
+    )
     thread.start()
-    wait_for(lambda: "/slow" not in server.log and _in_flight(server), timeout=10,
-             what="request in flight")
+    wait_for(
+        lambda: "/slow" not in server.log and _in_flight(server),
+        timeout=10,
+        what="request in flight",
+    )
     server.signal(signal.SIGTERM)
     thread.join(timeout=30)
     assert result["r"].status_code == 200
@@ -92,8 +95,11 @@ def test_master_killed_takes_its_workers_and_frees_the_port(start_server):
     server.proc.wait(timeout=10)
 
     def gone() -> bool:
-        return not any(psutil.pid_exists(pid) and psutil.Process(pid).status()
-                       != psutil.STATUS_ZOMBIE for pid in workers)
+        return not any(
+            psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+            for pid in workers
+        )
+
     wait_for(gone, timeout=2, what="workers to exit after the master died")
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -147,8 +153,11 @@ def test_blocked_worker_is_aborted_with_its_stack_logged_and_replaced(start_serv
     blocked = server.workers()[0].pid
     with pytest.raises(httpx.HTTPError):
         httpx.get(server.url("/block?s=60"), timeout=20)
-    wait_for(lambda: server.worker_pids() - {blocked}, timeout=20,
-             what="replacement of the blocked worker")
+    wait_for(
+        lambda: server.worker_pids() - {blocked},
+        timeout=20,
+        what="replacement of the blocked worker",
+    )
     log = server.log
     assert "sent no heartbeat" in log
     assert "killed by SIGABRT" in log
@@ -157,8 +166,9 @@ def test_blocked_worker_is_aborted_with_its_stack_logged_and_replaced(start_serv
 
 def test_unix_socket_bind_serves_and_is_removed_on_exit(start_server, tmp_path):
     path = tmp_path / "app.sock"
-    server = start_server("examples.hello:app", "--workers", "1",
-                          "--bind", f"unix:{path}", bind=False)
+    server = start_server(
+        "examples.hello:app", "--workers", "1", "--bind", f"unix:{path}", bind=False
+    )
     server.wait_ready()
     assert oct(path.stat().st_mode & 0o777) == oct(0o666)
     transport = httpx.HTTPTransport(uds=str(path))
@@ -177,10 +187,21 @@ def test_inherited_fd_is_served(start_server, tmp_path):
     os.set_inheritable(listener.fileno(), True)
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "asgi_master", "examples.hello:app", "--workers", "1",
-             "--bind", f"fd://{listener.fileno()}"],
-            cwd=ROOT, pass_fds=(listener.fileno(),), stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "asgi_master",
+                "examples.hello:app",
+                "--workers",
+                "1",
+                "--bind",
+                f"fd://{listener.fileno()}",
+            ],
+            cwd=ROOT,
+            pass_fds=(listener.fileno(),),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             wait_for(lambda: _get_ok(port), timeout=20, what="fd:// server answering")
         finally:
@@ -188,8 +209,10 @@ def test_inherited_fd_is_served(start_server, tmp_path):
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=30) == 0
             for pid in pids:
-                assert not psutil.pid_exists(pid) or \
-                    psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+                assert (
+                    not psutil.pid_exists(pid)
+                    or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+                )
     finally:
         listener.close()
 

@@ -16,8 +16,7 @@ from tests.integration.load import LoadLoop
 pytestmark = pytest.mark.timeout(120)
 
 
-
-APP_V1 = '''
+APP_V1 = """
 import os
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
@@ -28,7 +27,7 @@ async def app(scope, receive, send):
                 return
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b"pid=%d VERSION" % os.getpid()})
-'''
+"""
 
 
 def write_app(directory: Path, version: str) -> None:
@@ -47,14 +46,22 @@ def test_three_hups_under_load_lose_nothing_and_replace_every_worker(start_serve
         wait_for(lambda: load.result.ok > 50, timeout=20, what="load running")
         for number in (1, 2, 3):
             server.signal(signal.SIGHUP)
-            wait_for(lambda n=number: reloads_done(server, n), timeout=40,
-                     what=f"reload {number} to complete")
+            wait_for(
+                lambda n=number: reloads_done(server, n),
+                timeout=40,
+                what=f"reload {number} to complete",
+            )
         served_before = load.result.ok
-        wait_for(lambda: load.result.ok > served_before + 50, timeout=20,
-                 what="load served after the reloads")
+        wait_for(
+            lambda: load.result.ok > served_before + 50,
+            timeout=20,
+            what="load served after the reloads",
+        )
     result = load.result
-    print(f"served {result.ok}, longest {result.longest * 1000:.0f} ms, "
-          f"{len(result.pids)} worker pids")
+    print(
+        f"served {result.ok}, longest {result.longest * 1000:.0f} ms, "
+        f"{len(result.pids)} worker pids"
+    )
     assert result.failures == []
     assert result.ok > 100
     after = server.worker_pids()
@@ -62,8 +69,7 @@ def test_three_hups_under_load_lose_nothing_and_replace_every_worker(start_serve
     assert "Reload failed" not in server.log
 
 
-def test_hup_with_broken_code_keeps_old_workers_then_a_fixed_hup_succeeds(start_server,
-                                                                          tmp_path):
+def test_hup_with_broken_code_keeps_old_workers_then_a_fixed_hup_succeeds(start_server, tmp_path):
     write_app(tmp_path, "v1")
     server = start_server("reloadable:app", "--app-dir", str(tmp_path), "--workers", "2")
     server.wait_ready(workers=2)
@@ -79,8 +85,11 @@ def test_hup_with_broken_code_keeps_old_workers_then_a_fixed_hup_succeeds(start_
         write_app(tmp_path, "v2")
         server.signal(signal.SIGHUP)
         wait_for(lambda: reloads_done(server, 1), timeout=40, what="the fixed reload")
-        wait_for(lambda: httpx.get(server.url("/")).text.endswith("v2"), timeout=20,
-                 what="new code serving")
+        wait_for(
+            lambda: httpx.get(server.url("/")).text.endswith("v2"),
+            timeout=20,
+            what="new code serving",
+        )
     assert load.result.failures == []
     assert "half-deployed release" in server.log
     assert not (server.worker_pids() & old)
@@ -108,22 +117,36 @@ def test_hup_applies_a_changed_worker_count(start_server, tmp_path):
     server.wait_ready(workers=1)
     config.write_text('app = "tests.apps.basic:app"\nworkers = 3\n')
     server.signal(signal.SIGHUP)
-    wait_for(lambda: len(server.worker_pids()) == 3 and reloads_done(server, 1), timeout=40,
-             what="three workers after reload")
+    wait_for(
+        lambda: len(server.worker_pids()) == 3 and reloads_done(server, 1),
+        timeout=40,
+        what="three workers after reload",
+    )
 
 
 def test_max_requests_recycles_workers_under_load_without_failures(start_server):
-    server = start_server("tests.apps.basic:app", "--workers", "2", "--max-requests", "50",
-                          "--max-requests-jitter", "10")
+    server = start_server(
+        "tests.apps.basic:app",
+        "--workers",
+        "2",
+        "--max-requests",
+        "50",
+        "--max-requests-jitter",
+        "10",
+    )
     server.wait_ready(workers=2)
     first = server.worker_pids()
     with LoadLoop(server.url("/")) as load:
-        wait_for(lambda: server.log.count("asks to be replaced") >= 4, timeout=60,
-                 what="several recycles")
+        wait_for(
+            lambda: server.log.count("asks to be replaced") >= 4,
+            timeout=60,
+            what="several recycles",
+        )
     assert load.result.failures == []
     assert len(load.result.pids) >= 4  # answers came from recycled workers too
-    wait_for(lambda: not first & server.worker_pids(), timeout=30,
-             what="both first workers replaced")
+    wait_for(
+        lambda: not first & server.worker_pids(), timeout=30, what="both first workers replaced"
+    )
 
 
 def wait_until_watching(server, directory: Path) -> None:
@@ -148,8 +171,16 @@ def edit_app(directory: Path, version: str) -> None:
 def reloading_server(start_server, directory: Path, watcher: str):
     """One worker serving reloadable.py "v1" with ``--reload``, ready."""
     write_app(directory, "v1")
-    server = start_server("reloadable:app", "--app-dir", str(directory), "--workers", "1",
-                          "--reload", "--reload-watcher", watcher)
+    server = start_server(
+        "reloadable:app",
+        "--app-dir",
+        str(directory),
+        "--workers",
+        "1",
+        "--reload",
+        "--reload-watcher",
+        watcher,
+    )
     server.wait_ready()
     return server
 
@@ -162,8 +193,11 @@ def test_reload_setting_rolls_out_edited_code(start_server, tmp_path, watcher):
     assert httpx.get(server.url("/")).text.endswith("v1")
     wait_until_watching(server, tmp_path)
     edit_app(tmp_path, "v2")
-    wait_for(lambda: httpx.get(server.url("/")).text.endswith("v2"), timeout=30,
-             what="the edited code serving")
+    wait_for(
+        lambda: httpx.get(server.url("/")).text.endswith("v2"),
+        timeout=30,
+        what="the edited code serving",
+    )
     assert "reload: " in server.log and "reloadable.py changed" in server.log
 
 
@@ -172,12 +206,18 @@ def test_reload_falls_back_to_polling_when_the_file_watcher_dies(start_server, t
     watcher = server.file_watcher()
     assert watcher is not None
     os.kill(watcher.pid, signal.SIGKILL)
-    wait_for(lambda: "polling from now on" in server.log, timeout=20,
-             what="the master to notice the watcher is gone")
+    wait_for(
+        lambda: "polling from now on" in server.log,
+        timeout=20,
+        what="the master to notice the watcher is gone",
+    )
     assert server.worker_pids(), "the workers kept serving"
     edit_app(tmp_path, "v2")
-    wait_for(lambda: httpx.get(server.url("/")).text.endswith("v2"), timeout=30,
-             what="the edited code serving after the fallback")
+    wait_for(
+        lambda: httpx.get(server.url("/")).text.endswith("v2"),
+        timeout=30,
+        what="the edited code serving after the fallback",
+    )
 
 
 def test_the_file_watcher_exits_with_the_master(start_server, tmp_path):
@@ -186,5 +226,8 @@ def test_the_file_watcher_exits_with_the_master(start_server, tmp_path):
     assert watcher is not None
     server.proc.send_signal(signal.SIGTERM)
     assert server.proc.wait(timeout=30) == 0
-    wait_for(lambda: not watcher.is_running() or watcher.status() == "zombie", timeout=10,
-             what="the file watcher to exit")
+    wait_for(
+        lambda: not watcher.is_running() or watcher.status() == "zombie",
+        timeout=10,
+        what="the file watcher to exit",
+    )

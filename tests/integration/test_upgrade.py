@@ -17,7 +17,7 @@ from tests.integration.load import LoadLoop
 
 pytestmark = pytest.mark.timeout(120)
 
-APP = '''
+APP = """
 import os
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
@@ -28,7 +28,7 @@ async def app(scope, receive, send):
                 return
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b"pid=%d" % os.getpid()})
-'''
+"""
 
 
 def alive(pid: int) -> bool:
@@ -61,7 +61,8 @@ def reparented() -> Iterator[list[int]]:
 
 
 def test_usr2_under_load_hands_over_to_a_new_master_without_failed_requests(
-        start_server, tmp_path: Path, reparented: list[int]):
+    start_server, tmp_path: Path, reparented: list[int]
+):
     pidfile = tmp_path / "master.pid"
     oldbin = tmp_path / "master.pid.oldbin"
     server = start_server("tests.apps.basic:app", "--workers", "2", "--pidfile", str(pidfile))
@@ -70,14 +71,20 @@ def test_usr2_under_load_hands_over_to_a_new_master_without_failed_requests(
     with LoadLoop(server.url("/")) as load:
         wait_for(lambda: load.result.ok > 50, timeout=20, what="load running")
         server.signal(signal.SIGUSR2)
-        new_pid = wait_for(lambda: (read_pid(pidfile) or old_pid) != old_pid and
-                           read_pid(pidfile), timeout=20, what="the new master's pidfile")
+        new_pid = wait_for(
+            lambda: (read_pid(pidfile) or old_pid) != old_pid and read_pid(pidfile),
+            timeout=20,
+            what="the new master's pidfile",
+        )
         reparented.append(new_pid)
         assert read_pid(oldbin) in (old_pid, None)  # None: the old master already left
         assert server.wait_exit(timeout=60) == 0  # the old master drained and exited
         served = load.result.ok
-        wait_for(lambda: load.result.ok > served + 50, timeout=20,
-                 what="load served by the new master alone")
+        wait_for(
+            lambda: load.result.ok > served + 50,
+            timeout=20,
+            what="load served by the new master alone",
+        )
     result = load.result
     assert result.failures == []
     assert alive(new_pid)
@@ -99,19 +106,24 @@ def test_usr2_under_load_hands_over_to_a_new_master_without_failed_requests(
 
 
 def test_usr2_whose_new_master_cannot_boot_keeps_the_old_master_and_its_pidfile(
-        start_server, tmp_path: Path, reparented: list[int]):
+    start_server, tmp_path: Path, reparented: list[int]
+):
     (tmp_path / "upgradable.py").write_text(APP)
     pidfile = tmp_path / "master.pid"
-    server = start_server("upgradable:app", "--app-dir", str(tmp_path), "--workers", "2",
-                          "--pidfile", str(pidfile))
+    server = start_server(
+        "upgradable:app", "--app-dir", str(tmp_path), "--workers", "2", "--pidfile", str(pidfile)
+    )
     server.wait_ready(workers=2)
     workers = {p.pid for p in server.workers()}
     with LoadLoop(server.url("/")) as load:
         wait_for(lambda: load.result.ok > 20, timeout=20, what="load running")
         (tmp_path / "upgradable.py").write_text("raise ImportError('broken release')\n")
         server.signal(signal.SIGUSR2)
-        wait_for(lambda: "Upgrade failed" in server.log, timeout=40,
-                 what="the failed upgrade to be noticed")
+        wait_for(
+            lambda: "Upgrade failed" in server.log,
+            timeout=40,
+            what="the failed upgrade to be noticed",
+        )
         served = load.result.ok
         wait_for(lambda: load.result.ok > served + 20, timeout=20, what="still serving")
     assert load.result.failures == []

@@ -28,10 +28,23 @@ KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
 def server(tmp_path_factory):
     """One server for the tests that do not stop it: 2 MiB messages, a ping every second."""
     port = free_port()
-    srv = Server([APP, "--workers", "1",
-                  "--bind", f"127.0.0.1:{port}", "--websocket-max-message-size", "2MiB",
-                  "--websocket-ping-interval", "1", "--websocket-ping-timeout", "5"],
-                 tmp_path_factory.mktemp("ws"), port=port)
+    srv = Server(
+        [
+            APP,
+            "--workers",
+            "1",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--websocket-max-message-size",
+            "2MiB",
+            "--websocket-ping-interval",
+            "1",
+            "--websocket-ping-timeout",
+            "5",
+        ],
+        tmp_path_factory.mktemp("ws"),
+        port=port,
+    )
     try:
         srv.wait_ready()
         yield srv
@@ -47,17 +60,20 @@ def open_ws(srv: Server, path: str = "/", **kwargs):
     return connect(ws_url(srv, path), open_timeout=20, close_timeout=20, **kwargs)
 
 
-def raw_upgrade(port: int, path: str = "/", headers: bytes = b"",
-                rcvbuf: int | None = None) -> tuple[socket.socket, bytes, bytes]:
+def raw_upgrade(
+    port: int, path: str = "/", headers: bytes = b"", rcvbuf: int | None = None
+) -> tuple[socket.socket, bytes, bytes]:
     """A client socket after the opening handshake: (socket, response head, bytes after it)."""
     sock = socket.socket()
     if rcvbuf:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     sock.settimeout(30)
     sock.connect(("127.0.0.1", port))
-    sock.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 b"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n"
-                 % (path.encode(), KEY, headers))
+    sock.sendall(
+        b"GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n"
+        % (path.encode(), KEY, headers)
+    )
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(65536)
@@ -83,8 +99,7 @@ def test_text_and_binary_messages_are_echoed(server):
         assert ws.recv(timeout=20) == b"\x00\xffbinary"
 
 
-@pytest.mark.parametrize("message", ["é" * 500_000, os.urandom(1_000_000)],
-                         ids=["text", "binary"])
+@pytest.mark.parametrize("message", ["é" * 500_000, os.urandom(1_000_000)], ids=["text", "binary"])
 def test_a_one_megabyte_message_comes_back_whole(server, message):
     with open_ws(server) as ws:
         ws.send(message)
@@ -113,9 +128,15 @@ def test_the_app_can_add_headers_to_the_101(server):
 def test_the_scope_is_a_websocket_scope(server):
     with open_ws(server, "/scope?x=1", subprotocols=["a", "b"]) as ws:
         scope = json.loads(ws.recv(timeout=20))
-    assert scope == {"type": "websocket", "scheme": "ws", "path": "/scope",
-                     "query_string": "x=1", "subprotocols": ["a", "b"], "http_version": "1.1",
-                     "extensions": ["websocket.http.response"]}
+    assert scope == {
+        "type": "websocket",
+        "scheme": "ws",
+        "path": "/scope",
+        "query_string": "x=1",
+        "subprotocols": ["a", "b"],
+        "http_version": "1.1",
+        "extensions": ["websocket.http.response"],
+    }
 
 
 def test_a_denial_response_has_the_apps_status_headers_and_body(server):
@@ -214,7 +235,8 @@ def test_a_slow_reader_makes_the_apps_send_wait(server, tmp_path):
     progress = tmp_path / "sent"
     count = 2000  # 125 MiB: far more than socket buffers hold
     sock, head, rest = raw_upgrade(
-        server.port, f"/flood?count={count}&file={quote(str(progress))}", rcvbuf=65536)
+        server.port, f"/flood?count={count}&file={quote(str(progress))}", rcvbuf=65536
+    )
     with sock:
         assert head.startswith(b"HTTP/1.1 101 ")
         wait_for(progress.exists, timeout=20, what="the app to start sending")
@@ -233,8 +255,11 @@ def test_each_session_is_one_access_log_line_with_101_and_its_duration(server):
     with open_ws(server, "/?log=me") as ws:
         ws.send("x")
         ws.recv(timeout=20)
-    wait_for(lambda: '"GET /?log=me HTTP/1.1" 101 1 ' in server.out_path.read_text(),
-             timeout=20, what="the access-log line")
+    wait_for(
+        lambda: '"GET /?log=me HTTP/1.1" 101 1 ' in server.out_path.read_text(),
+        timeout=20,
+        what="the access-log line",
+    )
 
 
 def test_the_access_log_format_applies_to_websocket_sessions(start_server):
@@ -246,10 +271,11 @@ def test_the_access_log_format_applies_to_websocket_sessions(start_server):
 
     def logged():
         for line in srv.out_path.read_text().splitlines():
-            record = json.loads(line[line.index("{"):])
+            record = json.loads(line[line.index("{") :])
             if record["path"] == "/json":
                 return record
         return None
+
     record = wait_for(logged, timeout=20, what="the access-log line")
     assert (record["method"], record["status"], record["bytes"]) == ("GET", 101, 5)
 
@@ -262,8 +288,11 @@ def test_a_session_counts_as_one_request_towards_max_requests(start_server):
         assert ws.recv(timeout=20) == "one"
         time.sleep(0.5)
         assert "(max_requests)" not in srv.log  # counted when the session ends, not before
-    wait_for(lambda: "served 1 requests (max_requests)" in srv.log, timeout=20,
-             what="the worker to retire after one session")
+    wait_for(
+        lambda: "served 1 requests (max_requests)" in srv.log,
+        timeout=20,
+        what="the worker to retire after one session",
+    )
 
 
 def test_permessage_deflate_can_be_turned_off(start_server):

@@ -76,8 +76,9 @@ class Link:
                 for _ in range(rounds):
                     await asyncio.sleep(0)
 
-    def responses(self, method: bytes = b"GET",
-                  count: int = 10) -> list[tuple[h11.Response, bytes]]:
+    def responses(
+        self, method: bytes = b"GET", count: int = 10
+    ) -> list[tuple[h11.Response, bytes]]:
         """Parse the bytes written so far as up to ``count`` responses to ``method`` requests."""
         out: list[tuple[h11.Response, bytes]] = []
         client = h11.Connection(h11.CLIENT)

@@ -52,7 +52,7 @@ def run(raw: bytes, bytewise: bool, *, eof: bool = True, **limits: Any) -> Decod
         elif not decoder.complete:
             if position >= len(raw):
                 return out
-            buffer += raw[position:position + step]
+            buffer += raw[position : position + step]
             position += step
     out.complete = True
     out.rest = bytes(buffer) + raw[position:]
@@ -73,6 +73,7 @@ def bytewise(request: pytest.FixtureRequest) -> bool:
 
 # == chunks and the last chunk ===================================================================
 
+
 def test_one_chunk_then_the_last_chunk(bytewise):
     decoded = run(b"5\r\nhello\r\n0\r\n\r\n", bytewise)
     assert decoded.complete and decoded.body == b"hello" and decoded.rest == b""
@@ -89,7 +90,8 @@ def test_an_empty_body_is_only_the_last_chunk(bytewise):
 
 def test_hex_digits_in_either_case(bytewise):
     assert run(b"a\r\n0123456789\r\nA\r\n0123456789\r\n0\r\n\r\n", bytewise).body == (
-        b"0123456789" * 2)
+        b"0123456789" * 2
+    )
 
 
 def test_leading_zeros_are_not_counted_as_digits(bytewise):
@@ -123,15 +125,18 @@ def test_the_largest_chunk_size_is_taken_and_its_data_awaited():
     assert decoder.data_due == 2**63 - 1 - 2
 
 
-@pytest.mark.parametrize("size", [b"8000000000000000", b"f" * 17, b"1" + b"0" * 16,
-                                  b"f" * 20, b"0" * 5 + b"f" * 17])
+@pytest.mark.parametrize(
+    "size", [b"8000000000000000", b"f" * 17, b"1" + b"0" * 16, b"f" * 20, b"0" * 5 + b"f" * 17]
+)
 def test_a_chunk_size_beyond_2_63_or_16_digits_is_refused(bytewise, size):
     error = refusal(size + b"\r\nhello\r\n0\r\n\r\n", bytewise)
     assert error.status == 400 and error.reason == "chunk size too large"
 
 
-@pytest.mark.parametrize("line", [b"", b"zz", b"-5", b"+5", b"0x5", b" 5", b"\t5", b"5z", b"g",
-                                  b"\x005", b"\xef\xbc\x95"])
+@pytest.mark.parametrize(
+    "line",
+    [b"", b"zz", b"-5", b"+5", b"0x5", b" 5", b"\t5", b"5z", b"g", b"\x005", b"\xef\xbc\x95"],
+)
 def test_a_chunk_size_that_is_not_hex_digits_is_refused(bytewise, line):
     error = refusal(line + b"\r\nhello\r\n0\r\n\r\n", bytewise)
     assert error.status == 400 and "not hexadecimal" in error.reason
@@ -159,6 +164,7 @@ def test_a_bare_cr_in_a_chunk_size_line_is_refused_without_waiting_for_a_line_en
 
 # == chunk extensions ============================================================================
 
+
 @pytest.mark.parametrize("extension", [e for e in VALID_EXTENSIONS if e])
 def test_chunk_extensions_of_the_grammar_are_read_and_ignored(bytewise, extension):
     raw = b"5" + extension + b"\r\nhello\r\n0" + extension + b"\r\n\r\n"
@@ -183,29 +189,36 @@ def test_a_control_character_in_an_extension_is_named_as_such(byte):
 
 def test_a_bare_cr_in_an_extension_is_refused(bytewise):
     assert refusal(b"5;a\rb\r\nhello\r\n0\r\n\r\n", bytewise).reason == (
-        "bare CR in a chunk-size line")
+        "bare CR in a chunk-size line"
+    )
 
 
 def test_a_bare_lf_in_an_extension_is_refused(bytewise):
     assert refusal(b"5;a\nb\r\nhello\r\n0\r\n\r\n", bytewise).reason == (
-        "bare LF in a chunk-size line")
+        "bare LF in a chunk-size line"
+    )
 
 
 # == the CRLF after chunk data ===================================================================
 
-@pytest.mark.parametrize("raw", [
-    b"3\r\nhello\r\n0\r\n\r\n",      # more data than the size said
-    b"5\r\nhelloXX0\r\n\r\n",        # no CRLF at all
-    b"5\r\nhello\n0\r\n\r\n",        # a bare LF
-    b"5\r\nhello\r0\r\n\r\n",        # a bare CR
-    b"5\r\nhello\r\r\n0\r\n\r\n",
-])
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"3\r\nhello\r\n0\r\n\r\n",  # more data than the size said
+        b"5\r\nhelloXX0\r\n\r\n",  # no CRLF at all
+        b"5\r\nhello\n0\r\n\r\n",  # a bare LF
+        b"5\r\nhello\r0\r\n\r\n",  # a bare CR
+        b"5\r\nhello\r\r\n0\r\n\r\n",
+    ],
+)
 def test_chunk_data_must_be_followed_by_exactly_crlf(bytewise, raw):
     error = refusal(raw, bytewise)
     assert error.status == 400 and "not followed by CRLF" in error.reason
 
 
 # == trailers ====================================================================================
+
 
 @pytest.mark.parametrize("line", VALID_TRAILERS)
 def test_trailer_fields_are_read_and_dropped(bytewise, line):
@@ -230,7 +243,8 @@ def test_whitespace_before_the_colon_of_a_trailer_is_refused(bytewise):
 
 def test_a_nul_in_a_trailer_value_is_refused(bytewise):
     assert refusal(b"0\r\nX-T: a\x00b\r\n\r\n", bytewise).reason == (
-        "control character in a trailer")
+        "control character in a trailer"
+    )
 
 
 def test_a_trailer_line_ended_by_a_bare_lf_is_refused(bytewise):
@@ -259,15 +273,19 @@ def test_a_second_transfer_encoding_trailer_is_refused_like_a_second_header(byte
 
 # == the end of the stream =======================================================================
 
-@pytest.mark.parametrize(("raw", "where"), [
-    (b"5\r\nhel", "middle"),
-    (b"5\r\nhello", "middle"),
-    (b"5\r\nhello\r", "middle"),
-    (b"5\r\nhello\r\n", "middle"),
-    (b"5\r\nhello\r\n0", "middle"),
-    (b"5\r\nhello\r\n0\r\n", "trailer"),
-    (b"5\r\nhello\r\n0\r\nX-T: 1\r\n", "trailer"),
-])
+
+@pytest.mark.parametrize(
+    ("raw", "where"),
+    [
+        (b"5\r\nhel", "middle"),
+        (b"5\r\nhello", "middle"),
+        (b"5\r\nhello\r", "middle"),
+        (b"5\r\nhello\r\n", "middle"),
+        (b"5\r\nhello\r\n0", "middle"),
+        (b"5\r\nhello\r\n0\r\n", "trailer"),
+        (b"5\r\nhello\r\n0\r\nX-T: 1\r\n", "trailer"),
+    ],
+)
 def test_the_client_closing_before_the_end_is_refused_then_and_only_then(bytewise, raw, where):
     assert not run(raw, bytewise, eof=False).complete
     with pytest.raises(ProtocolError) as err:
@@ -276,6 +294,7 @@ def test_the_client_closing_before_the_end_is_refused_then_and_only_then(bytewis
 
 
 # == limits ======================================================================================
+
 
 def test_a_chunk_crossing_the_body_limit_is_refused_before_its_data_arrives(bytewise):
     error = refusal(b"10\r\n" + b"x" * 16 + b"\r\n5\r\n", bytewise, max_body=20)
@@ -290,8 +309,9 @@ def test_a_body_exactly_at_the_limit_is_accepted(bytewise):
 def test_a_long_chunk_size_line_is_refused_before_it_ends(bytewise):
     error = refusal(b"5;x=" + b"a" * 200, bytewise, max_field_size=100)
     assert error.status == 400 and error.reason == "chunk-size line too long"
-    assert run(b"5;x=" + b"a" * 96 + b"\r\nhello\r\n0\r\n\r\n", bytewise,
-               max_field_size=100).complete
+    assert run(
+        b"5;x=" + b"a" * 96 + b"\r\nhello\r\n0\r\n\r\n", bytewise, max_field_size=100
+    ).complete
 
 
 def test_a_long_trailer_line_is_431_before_it_ends(bytewise):
@@ -309,13 +329,17 @@ def test_a_pathological_extension_is_refused_in_linear_time():
     import time
 
     started = time.perf_counter()
-    for line in (b"5;a" + b" " * 8000 + b"x", b"5;" + b"a" * 8000 + b" x",
-                 b'5;a="' + b"\\\\" * 4000 + b"x"):
+    for line in (
+        b"5;a" + b" " * 8000 + b"x",
+        b"5;" + b"a" * 8000 + b" x",
+        b'5;a="' + b"\\\\" * 4000 + b"x",
+    ):
         refusal(line + b"\r\n", False)
     assert time.perf_counter() - started < 1.0
 
 
 # == handing data out from the received bytes ===================================================
+
 
 def test_data_due_can_be_taken_without_the_buffer():
     decoder = ChunkedDecoder()
@@ -338,6 +362,7 @@ def test_handing_out_more_than_is_due_is_a_bug():
 
 
 # == generated bodies ============================================================================
+
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(valid_bodies(), st.booleans())

@@ -29,8 +29,9 @@ def test_defaults_apply_when_nothing_is_given():
 
 
 def test_file_then_env_then_flag_each_override_the_one_before(tmp_path):
-    path = write(tmp_path, 'app = "examples.hello:app"\nworkers = 2\ntimeout = 11\n'
-                           'graceful_timeout = 7\n')
+    path = write(
+        tmp_path, 'app = "examples.hello:app"\nworkers = 2\ntimeout = 11\ngraceful_timeout = 7\n'
+    )
     env = {"ASGI_MASTER_WORKERS": "3", "ASGI_MASTER_TIMEOUT": "12"}
     config = load(["-c", path, "--workers", "4"], env).config
     assert config.workers == 4
@@ -47,13 +48,16 @@ def test_config_file_can_come_from_the_environment(tmp_path):
     assert load([], {"ASGI_MASTER_CONFIG": path}).config.workers == 5
 
 
-@pytest.mark.parametrize(("text", "bind"), [
-    ("0.0.0.0:80", BindSpec("tcp", host="0.0.0.0", port=80)),
-    ("localhost:8000", BindSpec("tcp", host="localhost", port=8000)),
-    ("[::1]:9000", BindSpec("tcp", host="::1", port=9000)),
-    ("unix:/run/app.sock", BindSpec("unix", path="/run/app.sock")),
-    ("fd://3", BindSpec("fd", fd=3)),
-])
+@pytest.mark.parametrize(
+    ("text", "bind"),
+    [
+        ("0.0.0.0:80", BindSpec("tcp", host="0.0.0.0", port=80)),
+        ("localhost:8000", BindSpec("tcp", host="localhost", port=8000)),
+        ("[::1]:9000", BindSpec("tcp", host="::1", port=9000)),
+        ("unix:/run/app.sock", BindSpec("unix", path="/run/app.sock")),
+        ("fd://3", BindSpec("fd", fd=3)),
+    ],
+)
 def test_bind_forms_are_understood(text, bind):
     assert load(["a:b", "-b", text], {}).config.bind == [bind]
 
@@ -65,21 +69,24 @@ def test_bind_repeats_on_the_command_line_and_splits_on_commas_in_env():
     assert [str(b) for b in config.bind] == ["127.0.0.1:1", "[::1]:2"]
 
 
-@pytest.mark.parametrize("bad", ["8000", "host:", "host:99999", "[::1:80", "[nothost]:80",
-                                 "fd://x", "unix:"])
+@pytest.mark.parametrize(
+    "bad", ["8000", "host:", "host:99999", "[::1:80", "[nothost]:80", "fd://x", "unix:"]
+)
 def test_bad_bind_is_rejected_with_what_was_expected(bad):
     with pytest.raises(ConfigError) as err:
         load(["a:b", "--bind", bad], {})
-    assert str(err.value) == (f'flag --bind: bind = "{bad}": expected host:port, '
-                              "[ipv6]:port, unix:/path or fd://N")
+    assert str(err.value) == (
+        f'flag --bind: bind = "{bad}": expected host:port, [ipv6]:port, unix:/path or fd://N'
+    )
 
 
 def test_bad_toml_value_names_key_file_line_value_and_expectation(tmp_path):
     path = write(tmp_path, 'app = "a:b"\n\nworkers = "four"\n')
     with pytest.raises(ConfigError) as err:
         load(["-c", path], {})
-    assert str(err.value) == (f'{path}:3: workers = "four": expected a whole number from 1 '
-                              'to 1024, or "auto"')
+    assert str(err.value) == (
+        f'{path}:3: workers = "four": expected a whole number from 1 to 1024, or "auto"'
+    )
 
 
 def test_wrong_toml_type_is_an_error_not_a_coercion(tmp_path):
@@ -96,14 +103,19 @@ def test_unknown_key_gets_a_did_you_mean_hint(tmp_path):
 
 
 def test_unknown_env_setting_is_an_error():
-    with pytest.raises(ConfigError, match="env ASGI_MASTER_GRACEFUL_TIMOUT: unknown setting "
-                                          "'graceful_timout'; did you mean 'graceful_timeout'"):
+    with pytest.raises(
+        ConfigError,
+        match="env ASGI_MASTER_GRACEFUL_TIMOUT: unknown setting "
+        "'graceful_timout'; did you mean 'graceful_timeout'",
+    ):
         load(["a:b"], {"ASGI_MASTER_GRACEFUL_TIMOUT": "3"})
 
 
 def test_env_value_is_validated_and_named():
-    with pytest.raises(ConfigError, match='env ASGI_MASTER_LIFESPAN: lifespan = "maybe": '
-                                          "expected one of auto, on, off"):
+    with pytest.raises(
+        ConfigError,
+        match='env ASGI_MASTER_LIFESPAN: lifespan = "maybe": expected one of auto, on, off',
+    ):
         load(["a:b"], {"ASGI_MASTER_LIFESPAN": "maybe"})
 
 
@@ -142,8 +154,10 @@ def test_unix_socket_mode_is_octal(tmp_path):
 def test_describe_prints_each_value_with_its_source(tmp_path):
     path = write(tmp_path, 'app = "a:b"\nworkers = 2\n')
     text = describe(load(["-c", path], {}).config)
-    assert any(line.startswith("workers = 2") and line.endswith(f"# {path}:2")
-               for line in text.splitlines())
+    assert any(
+        line.startswith("workers = 2") and line.endswith(f"# {path}:2")
+        for line in text.splitlines()
+    )
     assert len(text.splitlines()) == len(SETTINGS)
 
 
@@ -157,4 +171,5 @@ def test_every_setting_has_help_env_and_flag():
 def test_docs_config_reference_is_current():
     current = (ROOT / "docs" / "config.md").read_text()
     assert current == render_reference(), (
-        "docs/config.md is stale: run `python -m asgi_master.config.reference > docs/config.md`")
+        "docs/config.md is stale: run `python -m asgi_master.config.reference > docs/config.md`"
+    )

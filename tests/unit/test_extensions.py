@@ -28,14 +28,14 @@ def test_extensions_are_advertised_in_the_scope():
         link = Link(app, extensions={"http.response.trailers": {}})
         link.send(GET)
         await link.settle()
+
     run(main())
     assert "http.response.trailers" in seen[0]
 
 
 def test_trailers_follow_the_last_chunk():
     async def app(scope, receive, send):
-        await send({"type": "http.response.start", "status": 200, "headers": [],
-                    "trailers": True})
+        await send({"type": "http.response.start", "status": 200, "headers": [], "trailers": True})
         await send({"type": "http.response.body", "body": b"data"})
         await send({"type": "http.response.trailers", "headers": [(b"x-checksum", b"abc")]})
 
@@ -48,13 +48,15 @@ def test_trailers_follow_the_last_chunk():
         assert wire.endswith(b"4\r\ndata\r\n0\r\nx-checksum: abc\r\n\r\n")
         [(_, body)] = link.responses()
         assert body == b"data"
+
     run(main())
 
 
 def test_early_hint_goes_out_before_the_response():
     async def app(scope, receive, send):
-        await send({"type": "http.response.early_hint",
-                    "links": [b"</style.css>; rel=preload; as=style"]})
+        await send(
+            {"type": "http.response.early_hint", "links": [b"</style.css>; rel=preload; as=style"]}
+        )
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"page"})
 
@@ -63,8 +65,11 @@ def test_early_hint_goes_out_before_the_response():
         link.send(GET)
         await link.settle()
         wire = bytes(link.transport.data)
-        assert wire.startswith(b"HTTP/1.1 103 Early Hints\r\nlink: </style.css>; "
-                               b"rel=preload; as=style\r\n\r\nHTTP/1.1 200 OK\r\n")
+        assert wire.startswith(
+            b"HTTP/1.1 103 Early Hints\r\nlink: </style.css>; "
+            b"rel=preload; as=style\r\n\r\nHTTP/1.1 200 OK\r\n"
+        )
+
     run(main())
 
 
@@ -84,13 +89,17 @@ def test_pathsend_copies_the_file_when_there_is_no_socket(tmp_path):
         [(response, body)] = link.responses()
         assert dict(response.headers)[b"content-length"] == b"700000"
         assert body == data
+
     run(main())
 
 
-@pytest.mark.parametrize(("accept", "content_type", "marker"), [
-    (b"text/html", b"text/html; charset=utf-8", b"<pre>"),
-    (b"*/*", b"text/plain; charset=utf-8", b"Traceback"),
-])
+@pytest.mark.parametrize(
+    ("accept", "content_type", "marker"),
+    [
+        (b"text/html", b"text/html; charset=utf-8", b"<pre>"),
+        (b"*/*", b"text/plain; charset=utf-8", b"Traceback"),
+    ],
+)
 def test_debug_mode_shows_the_traceback(accept, content_type, marker):
     async def app(scope, receive, send):
         raise LookupError("the missing <thing>")
@@ -105,6 +114,7 @@ def test_debug_mode_shows_the_traceback(accept, content_type, marker):
         assert marker in body and b"LookupError" in body
         if marker == b"<pre>":
             assert b"&lt;thing&gt;" in body
+
     run(main())
 
 
@@ -118,6 +128,7 @@ def test_without_debug_the_traceback_stays_in_the_log():
         await link.settle()
         [(_, body)] = link.responses()
         assert body == b"Internal Server Error\n"
+
     run(main())
 
 
@@ -129,6 +140,7 @@ def test_request_head_slower_than_the_timeout_gets_408():
         link.protocol.close_if_idle(link.protocol.head_since + 11, 5.0)
         assert bytes(link.transport.data).startswith(b"HTTP/1.1 408 Request Timeout")
         assert link.transport.closed
+
     run(main())
 
 
@@ -142,4 +154,5 @@ def test_server_header_can_be_turned_off():
         link.send(GET)
         await link.settle()
         assert b"server:" not in bytes(link.transport.data)
+
     run(main())

@@ -30,31 +30,80 @@ from tests.unit.chunked_bodies import broken_bodies, cut_short, valid_bodies
 
 TOKEN_CHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
-methods = st.one_of(st.sampled_from([b"GET", b"POST", b"HEAD", b"PUT", b"OPTIONS", b"get",
-                                     b"CONNECT", b"connect"]),
-                    st.text(TOKEN_CHARS + " /@", min_size=1, max_size=8).map(str.encode))
+methods = st.one_of(
+    st.sampled_from([b"GET", b"POST", b"HEAD", b"PUT", b"OPTIONS", b"get", b"CONNECT", b"connect"]),
+    st.text(TOKEN_CHARS + " /@", min_size=1, max_size=8).map(str.encode),
+)
 targets = st.one_of(
-    st.sampled_from([b"/", b"/a/b?c=d&e", b"/%7Euser", b"/caf%C3%A9", b"*",
-                     b"http://example.com/x?y", b"/sp ace", b"/\x80", b"",
-                     b"example.com:443", b"http:///x", b"http://u:p@example.com/",
-                     b"HTTPS://[::1]:8443", b"http://example.com#f"]),
+    st.sampled_from(
+        [
+            b"/",
+            b"/a/b?c=d&e",
+            b"/%7Euser",
+            b"/caf%C3%A9",
+            b"*",
+            b"http://example.com/x?y",
+            b"/sp ace",
+            b"/\x80",
+            b"",
+            b"example.com:443",
+            b"http:///x",
+            b"http://u:p@example.com/",
+            b"HTTPS://[::1]:8443",
+            b"http://example.com#f",
+        ]
+    ),
     st.binary(min_size=1, max_size=12).map(lambda b: b"/" + b),
 )
-versions = st.sampled_from([b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2.0", b"HTTP/1.2", b"http/1.1",
-                            b"HTTP/1.1 "])
+versions = st.sampled_from(
+    [b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2.0", b"HTTP/1.2", b"http/1.1", b"HTTP/1.1 "]
+)
 names = st.one_of(
-    st.sampled_from([b"Host", b"host", b"User-Agent", b"Accept", b"Content-Length",
-                     b"Transfer-Encoding", b"Connection", b"Expect", b"Upgrade", b"X-A"]),
+    st.sampled_from(
+        [
+            b"Host",
+            b"host",
+            b"User-Agent",
+            b"Accept",
+            b"Content-Length",
+            b"Transfer-Encoding",
+            b"Connection",
+            b"Expect",
+            b"Upgrade",
+            b"X-A",
+        ]
+    ),
     st.text(TOKEN_CHARS + " :\t", min_size=0, max_size=6).map(str.encode),
 )
 values = st.one_of(
-    st.sampled_from([b"x", b"", b" padded ", b"\tx\t", b"5", b"0", b"007", b"-1", b"1,1",
-                     b"chunked", b"gzip, chunked", b"close", b"keep-alive", b"Upgrade",
-                     b"100-continue", b"websocket", b"a\x00b", b"a\rb", b"\xff\xfe"]),
+    st.sampled_from(
+        [
+            b"x",
+            b"",
+            b" padded ",
+            b"\tx\t",
+            b"5",
+            b"0",
+            b"007",
+            b"-1",
+            b"1,1",
+            b"chunked",
+            b"gzip, chunked",
+            b"close",
+            b"keep-alive",
+            b"Upgrade",
+            b"100-continue",
+            b"websocket",
+            b"a\x00b",
+            b"a\rb",
+            b"\xff\xfe",
+        ]
+    ),
     st.binary(max_size=8),
 )
-header_lines = st.lists(st.tuples(names, st.sampled_from([b":", b": ", b" :", b":  "]), values),
-                        max_size=6)
+header_lines = st.lists(
+    st.tuples(names, st.sampled_from([b":", b": ", b" :", b":  "]), values), max_size=6
+)
 
 
 @st.composite
@@ -65,17 +114,30 @@ def requests(draw: st.DrawFn) -> bytes:
     if draw(st.booleans()):
         lines.append(b"Host: example.com")
     lines += [name + sep + value for name, sep, value in draw(header_lines)]
-    body = draw(st.sampled_from([b"", b"hello", b"5\r\nhello\r\n0\r\n\r\n",
-                                 b"5;a=\x00\r\nhello\r\n0\r\n\r\n", b"5 \r\nhello\r\n0\r\n\r\n"]))
+    body = draw(
+        st.sampled_from(
+            [
+                b"",
+                b"hello",
+                b"5\r\nhello\r\n0\r\n\r\n",
+                b"5;a=\x00\r\nhello\r\n0\r\n\r\n",
+                b"5 \r\nhello\r\n0\r\n\r\n",
+            ]
+        )
+    )
     return eol.join(lines) + eol + eol + body
 
 
 def chunked_bodies() -> st.SearchStrategy[bytes]:
     """Valid, broken, cut short, or random bytes."""
     valid = valid_bodies().map(lambda body: body[0])
-    return st.one_of(valid, valid, broken_bodies(),
-                     valid_bodies().flatmap(lambda body: cut_short(body[0])),
-                     st.binary(max_size=24))
+    return st.one_of(
+        valid,
+        valid,
+        broken_bodies(),
+        valid_bodies().flatmap(lambda body: cut_short(body[0])),
+        st.binary(max_size=24),
+    )
 
 
 @st.composite
@@ -85,13 +147,38 @@ def chunked_requests(draw: st.DrawFn) -> bytes:
     method = draw(st.sampled_from([b"POST", b"PUT", b"PATCH", b"post"]))
     version = draw(st.sampled_from([b"HTTP/1.1"] * 8 + [b"HTTP/1.0"]))
     lines = [method + b" /upload " + version, b"Host: example.com"]
-    lines.append(b"Transfer-Encoding: " + draw(st.sampled_from(
-        [b"chunked"] * 6 + [b"Chunked", b"CHUNKED", b"  chunked ", b"chunked, chunked",
-         b"gzip, chunked", b"chunked\t"])))
-    lines += draw(st.lists(st.sampled_from(
-        [b"X-A: 1", b"Expect: 100-continue", b"Connection: close", b"Accept: */*",
-         b"X-Obs: caf\xe9"] * 3 + [b"Content-Length: 5", b"Transfer-Encoding: chunked"]),
-        max_size=2))
+    lines.append(
+        b"Transfer-Encoding: "
+        + draw(
+            st.sampled_from(
+                [b"chunked"] * 6
+                + [
+                    b"Chunked",
+                    b"CHUNKED",
+                    b"  chunked ",
+                    b"chunked, chunked",
+                    b"gzip, chunked",
+                    b"chunked\t",
+                ]
+            )
+        )
+    )
+    lines += draw(
+        st.lists(
+            st.sampled_from(
+                [
+                    b"X-A: 1",
+                    b"Expect: 100-continue",
+                    b"Connection: close",
+                    b"Accept: */*",
+                    b"X-Obs: caf\xe9",
+                ]
+                * 3
+                + [b"Content-Length: 5", b"Transfer-Encoding: chunked"]
+            ),
+            max_size=2,
+        )
+    )
     if draw(st.integers(0, 3)) == 0:
         lines += [name + sep + value for name, sep, value in draw(header_lines)][:1]
     following = draw(st.sampled_from([b"", b"", b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n"]))
@@ -122,7 +209,8 @@ def outcome_of_reader(raw: bytes, fast_path: bool = True) -> tuple:
 
 # h11's chunk-size line, widened to RFC 9112 7.1.1: BWS before ";", leading zeros unbounded
 _RFC_CHUNK_HEADER = re.compile(
-    rb"(?P<chunk_size>0*[0-9A-Fa-f]{1,20})(?P<chunk_ext>[ \t]*;.*)?[ \t]*\r\n")
+    rb"(?P<chunk_size>0*[0-9A-Fa-f]{1,20})(?P<chunk_ext>[ \t]*;.*)?[ \t]*\r\n"
+)
 
 
 def outcome_of_h11(raw: bytes) -> tuple:
@@ -142,8 +230,7 @@ def _outcome_of_h11(raw: bytes) -> tuple:
         event = conn.next_event()
         if not isinstance(event, h11.Request):
             return ("incomplete",)
-        head = head_from_parts(event.method, event.target, event.http_version,
-                               list(event.headers))
+        head = head_from_parts(event.method, event.target, event.http_version, list(event.headers))
         body = b""
         while True:
             part = conn.next_event()
@@ -162,23 +249,28 @@ def _outcome_of_h11(raw: bytes) -> tuple:
 
 
 #: the reasons of our refusals of what h11 accepts: each names a rule of ours stricter than h11
-STRICTER: re.Pattern[str] = re.compile("|".join([
-    # the head (head_from_parts, reader)
-    r"^obsolete line folding",
-    r"^both Content-Length and Transfer-Encoding$",
-    r"^Transfer-Encoding in an HTTP/1.0 request$",
-    r"^control character in the value of ",
-    r"^Host .* is not host\[:port\]$",
-    r"^request target .* is not valid for ",
-    r"^HTTP version .* is not supported$",
-    # chunked bodies (chunked.py): RFC 9112 7.1 where h11 is lax
-    r"^chunk size too large$",
-    r"^malformed chunk extension ",
-    r"^control character in a chunk extension$",
-    r"^bare CR in a chunk-size line$",
-    r"^bare (CR|LF) in a trailer line$",
-    r"^control character in a trailer$",
-]), re.DOTALL)
+STRICTER: re.Pattern[str] = re.compile(
+    "|".join(
+        [
+            # the head (head_from_parts, reader)
+            r"^obsolete line folding",
+            r"^both Content-Length and Transfer-Encoding$",
+            r"^Transfer-Encoding in an HTTP/1.0 request$",
+            r"^control character in the value of ",
+            r"^Host .* is not host\[:port\]$",
+            r"^request target .* is not valid for ",
+            r"^HTTP version .* is not supported$",
+            # chunked bodies (chunked.py): RFC 9112 7.1 where h11 is lax
+            r"^chunk size too large$",
+            r"^malformed chunk extension ",
+            r"^control character in a chunk extension$",
+            r"^bare CR in a chunk-size line$",
+            r"^bare (CR|LF) in a trailer line$",
+            r"^control character in a trailer$",
+        ]
+    ),
+    re.DOTALL,
+)
 
 
 def _result(outcome: tuple) -> tuple:
@@ -219,15 +311,20 @@ def test_h11_path_reads_chunked_bodies_as_h11_does_but_stricter(raw):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.sampled_from([
-    b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
-    b"GET /x?y=1 HTTP/1.0\r\n\r\n",
-    b"POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
-    b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nAccept: */*\r\n\r\n",
-    b"DELETE /r HTTP/1.1\r\nhost: a\r\ncontent-length: 0\r\n\r\n",
-    b"POST /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
-    b"PUT /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n",
-]))
+@given(
+    st.sampled_from(
+        [
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET /x?y=1 HTTP/1.0\r\n\r\n",
+            b"POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nAccept: */*\r\n\r\n",
+            b"DELETE /r HTTP/1.1\r\nhost: a\r\ncontent-length: 0\r\n\r\n",
+            b"POST /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nhello\r\n0\r\n\r\n",
+            b"PUT /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n",
+        ]
+    )
+)
 def test_common_requests_do_take_the_fast_path(raw):
     ours = outcome_of_reader(raw)
     assert ours[0][0] == "ok"

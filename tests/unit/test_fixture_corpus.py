@@ -78,7 +78,7 @@ def read(raw: bytes, limits: Limits, bytewise: bool) -> Outcome:
     # byte by byte finds boundary bugs; inputs past 16 KiB go in odd-sized pieces, since the
     # head is rescanned per feed and a byte at a time would cost seconds there
     size = (1 if len(raw) <= 16384 else 997) if bytewise else max(len(raw), 1)
-    pieces = [raw[i:i + size] for i in range(0, len(raw), size)]
+    pieces = [raw[i : i + size] for i in range(0, len(raw), size)]
     pieces.reverse()
     outcome = Outcome()
     current: dict[str, Any] | None = None
@@ -151,8 +151,10 @@ def test_fixture(name: str, mode: str) -> None:
     assert outcome.status is not None, f"accepted: {[r['target'] for r in outcome.requests]}"
     assert outcome.status == expected["status"], outcome.reason
     assert outcome.at_eof == expected.get("at_eof", False), (
-        "refused only once the client closed" if outcome.at_eof else
-        "refused before the client closed")
+        "refused only once the client closed"
+        if outcome.at_eof
+        else "refused before the client closed"
+    )
     check_requests(outcome.requests, expected.get("requests", []))
 
 

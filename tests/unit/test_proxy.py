@@ -11,8 +11,9 @@ from asgi_master.worker.http.proxy import Node, ProxyTrust, parse_forwarded, par
 PROXY = ("127.0.0.1", 50000)
 
 
-def scope(*headers: tuple[str, str], client: tuple[str, int] | None = PROXY,
-          kind: str = "http") -> dict[str, Any]:
+def scope(
+    *headers: tuple[str, str], client: tuple[str, int] | None = PROXY, kind: str = "http"
+) -> dict[str, Any]:
     return {
         "type": kind,
         "client": client,
@@ -30,19 +31,23 @@ def applied(allow: list[str], *headers: tuple[str, str], **kwargs: Any) -> dict[
 
 # -- trust rules -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("allow", "peer", "trusted"), [
-    (["127.0.0.1"], "127.0.0.1", True),
-    (["127.0.0.1"], "127.0.0.2", False),
-    (["10.0.0.0/8"], "10.200.3.4", True),
-    (["10.0.0.0/8"], "11.0.0.1", False),
-    (["10.1.2.3/8"], "10.9.9.9", True),  # host bits set: read as the network
-    (["::1"], "::1", True),
-    (["::1"], "127.0.0.1", False),
-    (["2001:db8::/32"], "2001:db8:1::5", True),
-    (["127.0.0.1"], "::ffff:127.0.0.1", True),  # IPv4 peer seen through a dual-stack socket
-    (["*"], "203.0.113.9", True),
-    (["127.0.0.1"], "not-an-ip", False),
-])
+
+@pytest.mark.parametrize(
+    ("allow", "peer", "trusted"),
+    [
+        (["127.0.0.1"], "127.0.0.1", True),
+        (["127.0.0.1"], "127.0.0.2", False),
+        (["10.0.0.0/8"], "10.200.3.4", True),
+        (["10.0.0.0/8"], "11.0.0.1", False),
+        (["10.1.2.3/8"], "10.9.9.9", True),  # host bits set: read as the network
+        (["::1"], "::1", True),
+        (["::1"], "127.0.0.1", False),
+        (["2001:db8::/32"], "2001:db8:1::5", True),
+        (["127.0.0.1"], "::ffff:127.0.0.1", True),  # IPv4 peer seen through a dual-stack socket
+        (["*"], "203.0.113.9", True),
+        (["127.0.0.1"], "not-an-ip", False),
+    ],
+)
 def test_trust_by_address_network_and_wildcard(allow, peer, trusted):
     assert ProxyTrust(allow).trusts((peer, 1234)) is trusted
 
@@ -58,8 +63,12 @@ def test_trust_answer_is_stable_when_cached():
 
 
 def test_untrusted_peer_headers_are_ignored():
-    s = applied(["127.0.0.1"], ("X-Forwarded-For", "1.2.3.4"), ("X-Forwarded-Proto", "https"),
-                client=("198.51.100.7", 4000))
+    s = applied(
+        ["127.0.0.1"],
+        ("X-Forwarded-For", "1.2.3.4"),
+        ("X-Forwarded-Proto", "https"),
+        client=("198.51.100.7", 4000),
+    )
     assert s["client"] == ("198.51.100.7", 4000) and s["scheme"] == "http"
 
 
@@ -69,6 +78,7 @@ def test_request_without_proxy_headers_is_left_alone():
 
 
 # -- X-Forwarded-* ---------------------------------------------------------------------------
+
 
 def test_x_forwarded_for_from_a_trusted_proxy_sets_the_client():
     s = applied(["127.0.0.1"], ("X-Forwarded-For", "203.0.113.5"))
@@ -107,7 +117,9 @@ def test_x_forwarded_host_ipv6_literal():
 
 def test_x_forwarded_for_with_a_port():
     assert applied(["127.0.0.1"], ("X-Forwarded-For", "203.0.113.5:4711"))["client"] == (
-        "203.0.113.5", 4711)
+        "203.0.113.5",
+        4711,
+    )
 
 
 @pytest.mark.parametrize("entry", ["2001:db8::7", "[2001:db8::7]", "[2001:db8::7]:0"])
@@ -116,16 +128,22 @@ def test_x_forwarded_for_ipv6_bare_or_bracketed(entry):
 
 
 def test_repeated_x_forwarded_for_lines_form_one_list():
-    s = applied(["127.0.0.1", "10.0.0.0/8"], ("X-Forwarded-For", "203.0.113.5"),
-                ("X-Forwarded-For", "10.0.0.2"))
+    s = applied(
+        ["127.0.0.1", "10.0.0.0/8"],
+        ("X-Forwarded-For", "203.0.113.5"),
+        ("X-Forwarded-For", "10.0.0.2"),
+    )
     assert s["client"] == ("203.0.113.5", 0)
 
 
 # -- chains ----------------------------------------------------------------------------------
 
+
 def test_chain_takes_the_first_untrusted_entry_from_the_right():
-    s = applied(["127.0.0.1", "10.0.0.0/8"],
-                ("X-Forwarded-For", "198.51.100.1, 203.0.113.5, 10.0.0.3, 10.0.0.2"))
+    s = applied(
+        ["127.0.0.1", "10.0.0.0/8"],
+        ("X-Forwarded-For", "198.51.100.1, 203.0.113.5, 10.0.0.3, 10.0.0.2"),
+    )
     assert s["client"] == ("203.0.113.5", 0)
 
 
@@ -146,18 +164,25 @@ def test_wildcard_trust_takes_the_leftmost():
 
 
 def test_proto_pairs_with_the_chosen_hop_when_lists_line_up():
-    s = applied(["127.0.0.1", "10.0.0.0/8"], ("X-Forwarded-For", "203.0.113.5, 10.0.0.2"),
-                ("X-Forwarded-Proto", "https, http"))
+    s = applied(
+        ["127.0.0.1", "10.0.0.0/8"],
+        ("X-Forwarded-For", "203.0.113.5, 10.0.0.2"),
+        ("X-Forwarded-Proto", "https, http"),
+    )
     assert s["client"] == ("203.0.113.5", 0) and s["scheme"] == "https"
 
 
 def test_single_proto_applies_to_a_longer_chain():
-    s = applied(["127.0.0.1", "10.0.0.0/8"], ("X-Forwarded-For", "203.0.113.5, 10.0.0.2"),
-                ("X-Forwarded-Proto", "https"))
+    s = applied(
+        ["127.0.0.1", "10.0.0.0/8"],
+        ("X-Forwarded-For", "203.0.113.5, 10.0.0.2"),
+        ("X-Forwarded-Proto", "https"),
+    )
     assert s["scheme"] == "https"
 
 
 # -- Forwarded (RFC 7239) --------------------------------------------------------------------
+
 
 def test_forwarded_sets_client_scheme_and_server():
     s = applied(["127.0.0.1"], ("Forwarded", 'for=192.0.2.60;proto=https;host="example.com"'))
@@ -172,16 +197,23 @@ def test_forwarded_ipv6_in_brackets_with_a_port():
 
 
 def test_forwarded_chain_takes_proto_and_host_from_the_chosen_element():
-    s = applied(["127.0.0.1", "10.0.0.0/8"],
-                ("Forwarded", "for=203.0.113.5;proto=https;host=shop.example, "
-                              "for=10.0.0.2;proto=http;host=internal"))
+    s = applied(
+        ["127.0.0.1", "10.0.0.0/8"],
+        (
+            "Forwarded",
+            "for=203.0.113.5;proto=https;host=shop.example, for=10.0.0.2;proto=http;host=internal",
+        ),
+    )
     assert s["client"] == ("203.0.113.5", 0)
     assert (s["scheme"], s["server"]) == ("https", ("shop.example", 443))
 
 
 def test_forwarded_lines_combine_and_the_chain_is_walked():
-    s = applied(["127.0.0.1", "10.0.0.0/8"], ("Forwarded", "for=198.51.100.1"),
-                ("Forwarded", "for=203.0.113.5, for=10.0.0.2"))
+    s = applied(
+        ["127.0.0.1", "10.0.0.0/8"],
+        ("Forwarded", "for=198.51.100.1"),
+        ("Forwarded", "for=203.0.113.5, for=10.0.0.2"),
+    )
     assert s["client"] == ("203.0.113.5", 0)
 
 
@@ -209,32 +241,58 @@ def test_forwarded_comma_inside_quotes_does_not_split_elements():
 
 # -- precedence ------------------------------------------------------------------------------
 
+
 def test_forwarded_wins_over_x_forwarded():
-    s = applied(["127.0.0.1"], ("X-Forwarded-For", "198.51.100.1"), ("X-Forwarded-Proto", "http"),
-                ("Forwarded", "for=203.0.113.5;proto=https"))
+    s = applied(
+        ["127.0.0.1"],
+        ("X-Forwarded-For", "198.51.100.1"),
+        ("X-Forwarded-Proto", "http"),
+        ("Forwarded", "for=203.0.113.5;proto=https"),
+    )
     assert s["client"] == ("203.0.113.5", 0) and s["scheme"] == "https"
 
 
 def test_malformed_forwarded_falls_back_to_x_forwarded():
-    s = applied(["127.0.0.1"], ("Forwarded", "for=;;;garbage"),
-                ("X-Forwarded-For", "198.51.100.1"))
+    s = applied(["127.0.0.1"], ("Forwarded", "for=;;;garbage"), ("X-Forwarded-For", "198.51.100.1"))
     assert s["client"] == ("198.51.100.1", 0)
 
 
 # -- garbage ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value", [
-    "", ",", "garbage", "1.2.3.4.5", "[::1", "[::1]x", "999.1.1.1", "\x00\xff", "a b c",
-])
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        ",",
+        "garbage",
+        "1.2.3.4.5",
+        "[::1",
+        "[::1]x",
+        "999.1.1.1",
+        "\x00\xff",
+        "a b c",
+    ],
+)
 def test_garbage_x_forwarded_for_changes_nothing(value):
     s = applied(["127.0.0.1"], ("X-Forwarded-For", value))
     assert s["client"] == PROXY
 
 
-@pytest.mark.parametrize("value", [
-    "for", "for=", "for=1.2.3.4;for=5.6.7.8", 'for="unterminated', "=x", "for=a b",
-    "for=1.2.3.4;;", "\x00", 'for="\x01"',
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "for",
+        "for=",
+        "for=1.2.3.4;for=5.6.7.8",
+        'for="unterminated',
+        "=x",
+        "for=a b",
+        "for=1.2.3.4;;",
+        "\x00",
+        'for="\x01"',
+    ],
+)
 def test_garbage_forwarded_changes_nothing(value):
     s = applied(["127.0.0.1"], ("Forwarded", value))
     assert s["client"] == PROXY and s["scheme"] == "http"
@@ -256,16 +314,19 @@ def test_garbage_left_of_the_client_does_not_matter():
     assert s["client"] == ("203.0.113.5", 0)
 
 
-@pytest.mark.parametrize(("text", "node", "port"), [
-    ("192.0.2.43", Node.ADDRESS, 0),
-    ("192.0.2.43:_port", Node.ADDRESS, 0),
-    ("[2001:db8::1]:8080", Node.ADDRESS, 8080),
-    ("unknown", Node.HIDDEN, 0),
-    ("UNKNOWN", Node.HIDDEN, 0),
-    ("_x.y-z", Node.HIDDEN, 0),
-    ("example.com", Node.GARBAGE, 0),
-    ("[example.com]", Node.GARBAGE, 0),
-])
+@pytest.mark.parametrize(
+    ("text", "node", "port"),
+    [
+        ("192.0.2.43", Node.ADDRESS, 0),
+        ("192.0.2.43:_port", Node.ADDRESS, 0),
+        ("[2001:db8::1]:8080", Node.ADDRESS, 8080),
+        ("unknown", Node.HIDDEN, 0),
+        ("UNKNOWN", Node.HIDDEN, 0),
+        ("_x.y-z", Node.HIDDEN, 0),
+        ("example.com", Node.GARBAGE, 0),
+        ("[example.com]", Node.GARBAGE, 0),
+    ],
+)
 def test_node_forms(text, node, port):
     hop = parse_node(text)
     assert (hop.node, hop.port) == (node, port)

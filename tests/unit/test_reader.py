@@ -51,8 +51,10 @@ def test_content_length_body_arriving_in_pieces():
 
 def test_chunked_body_takes_the_fast_path_and_so_does_the_next_request():
     reader = RequestReader(Limits())
-    reader.feed(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                b"5\r\nhello\r\n0\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+    reader.feed(
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n0\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
     head, body, end, _ = events(reader)
     assert head.chunked and head.content_length is None
     assert body == Body(b"hello") and end is END_OF_BODY
@@ -63,8 +65,9 @@ def test_chunked_body_takes_the_fast_path_and_so_does_the_next_request():
 
 
 def test_chunked_body_after_an_h11_head_is_decoded_by_the_same_strict_decoder():
-    head = (b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n")
+    head = (
+        b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
     reader = RequestReader(Limits())
     reader.feed(head + b"5\r\nhello\r\n0\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
     first, body, end, _ = events(reader)
@@ -82,8 +85,9 @@ def test_chunked_body_after_an_h11_head_is_decoded_by_the_same_strict_decoder():
 
 def test_content_length_body_after_an_h11_head_is_read_like_a_fast_path_one():
     reader = RequestReader(Limits())
-    reader.feed(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n"
-                b"\r\nhel")
+    reader.feed(
+        b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhel"
+    )
     head, body, need = events(reader)
     assert head.expect_continue and reader.used_h11 == 1
     assert body == Body(b"hel") and need is NEED_DATA
@@ -93,8 +97,7 @@ def test_content_length_body_after_an_h11_head_is_read_like_a_fast_path_one():
 
 def test_chunk_data_arriving_alone_is_handed_out_uncopied():
     reader = RequestReader(Limits())
-    reader.feed(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                b"a\r\n")
+    reader.feed(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\na\r\n")
     assert events(reader)[-1] is NEED_DATA
     data = b"0123456"
     taken = reader.take_body(data)
@@ -166,8 +169,10 @@ def test_declared_body_over_limit_is_413_before_reading_it():
 
 
 def test_chunked_body_over_limit_is_413_while_streaming():
-    raw = (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-           + (b"100\r\n" + b"a" * 256 + b"\r\n") * 5)
+    raw = (
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + (b"100\r\n" + b"a" * 256 + b"\r\n") * 5
+    )
     assert _status_of(raw, Limits(max_body=1000)) == 413
 
 
@@ -177,21 +182,26 @@ def test_obs_fold_is_refused():
 
 
 def test_content_length_with_transfer_encoding_is_refused():
-    raw = (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
-           b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    raw = (
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+    )
     assert _status_of(raw, Limits()) == 400
 
 
-@pytest.mark.parametrize("raw", [
-    b"GET / HTTP/1.1\r\n\r\n",                                          # no Host
-    b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",                    # two Hosts
-    b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",                              # space before colon
-    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
-    b"GET / HTTP/1.1\r\nHost: x\r\nBad\x00Header: y\r\n\r\n",
-    b"GET /\x7f HTTP/1.1\r\nHost: x\r\n\r\n",
-    b"GET / FOO/1.1\r\nHost: x\r\n\r\n",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET / HTTP/1.1\r\n\r\n",  # no Host
+        b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",  # two Hosts
+        b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",  # space before colon
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nBad\x00Header: y\r\n\r\n",
+        b"GET /\x7f HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET / FOO/1.1\r\nHost: x\r\n\r\n",
+    ],
+)
 def test_malformed_requests_are_rejected_by_h11(raw):
     reader = RequestReader(Limits())
     reader.feed(raw)
@@ -222,17 +232,19 @@ def test_http10_without_keep_alive_closes_and_with_it_stays():
 def test_connection_close_is_seen_on_either_path():
     for extra in (b"", b"Transfer-Encoding: chunked\r\n"):
         reader = RequestReader(Limits())
-        reader.feed(b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + extra +
-                    b"Content-Length: 0\r\n\r\n" if not extra else
-                    b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + extra +
-                    b"\r\n0\r\n\r\n")
+        reader.feed(
+            b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            + extra
+            + b"Content-Length: 0\r\n\r\n"
+            if not extra
+            else b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + extra + b"\r\n0\r\n\r\n"
+        )
         assert events(reader)[0].keep_alive is False
 
 
 def test_expect_continue_and_upgrade_are_reported():
     reader = RequestReader(Limits())
-    reader.feed(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n"
-                b"\r\n")
+    reader.feed(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
     assert events(reader)[0].expect_continue is True
     reader = RequestReader(Limits())
     reader.feed(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
@@ -241,8 +253,10 @@ def test_expect_continue_and_upgrade_are_reported():
 
 def test_bytes_after_an_upgrade_request_are_handed_back():
     reader = RequestReader(Limits())
-    reader.feed(b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
-                b"\r\n\x81\x85frame")
+    reader.feed(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        b"\r\n\x81\x85frame"
+    )
     head = reader.next_event()
     assert head.upgrade == b"websocket"
     assert reader.next_event() is PAUSED and reader.request_complete

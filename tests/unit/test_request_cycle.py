@@ -13,8 +13,13 @@ GET = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
 async def hello(scope, receive, send):
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"text/plain")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain")],
+        }
+    )
     await send({"type": "http.response.body", "body": b"hi " + scope["path"].encode()})
 
 
@@ -32,6 +37,7 @@ def test_keep_alive_serves_requests_in_order_on_one_connection():
         bodies = [body for _, body in link.responses()]
         assert bodies == [b"hi /one", b"hi /two", b"hi /three"]
         assert not link.transport.closed
+
     run(main())
 
 
@@ -48,14 +54,25 @@ def test_pipelined_requests_run_one_after_another():
         link = Link(app)
         link.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
         await link.settle()
-        assert order == [("start", "/slow"), ("end", "/slow"), ("start", "/fast"),
-                         ("end", "/fast")]
+        assert order == [("start", "/slow"), ("end", "/slow"), ("start", "/fast"), ("end", "/fast")]
         assert [b for _, b in link.responses()] == [b"hi /slow", b"hi /fast"]
+
     run(main())
 
 
-@pytest.mark.parametrize("path", ["/raise", "/raise-after-start", "/return", "/start-return",
-                                  "/body-first", "/start-twice", "/unknown", "/bad-body"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/raise",
+        "/raise-after-start",
+        "/return",
+        "/start-return",
+        "/body-first",
+        "/start-twice",
+        "/unknown",
+        "/bad-body",
+    ],
+)
 def test_app_failures_before_the_first_body_give_a_clean_500(path, caplog):
     async def app(scope, receive, send):
         start = {"type": "http.response.start", "status": 200, "headers": []}
@@ -82,6 +99,7 @@ def test_app_failures_before_the_first_body_give_a_clean_500(path, caplog):
         assert response.status_code == 500
         assert body == b"Internal Server Error\n"
         assert link.transport.closed
+
     with caplog.at_level(logging.ERROR, logger="asgi_master.error"):
         run(main())
     assert caplog.records, "the failure must be logged"
@@ -95,11 +113,14 @@ def test_invalid_message_log_names_the_state_and_the_message(caplog):
         link = Link(app)
         link.send(GET)
         await link.settle()
+
     with caplog.at_level(logging.ERROR, logger="asgi_master.error"):
         run(main())
     text = caplog.text
-    assert "unexpected 'http.response.body' message while the response is awaiting " \
-           "http.response.start" in text
+    assert (
+        "unexpected 'http.response.body' message while the response is awaiting "
+        "http.response.start" in text
+    )
 
 
 def test_failure_after_headers_were_sent_closes_without_a_second_response():
@@ -116,6 +137,7 @@ def test_failure_after_headers_were_sent_closes_without_a_second_response():
         wire = bytes(link.transport.data)
         assert wire.startswith(b"HTTP/1.1 200 OK") and b"500" not in wire
         assert not wire.endswith(b"0\r\n\r\n")  # the body was never terminated
+
     run(main())
 
 
@@ -140,6 +162,7 @@ def test_headers_are_not_written_until_the_first_body_part():
         await link.settle()
         [(response, body)] = link.responses()
         assert (response.status_code, body) == (200, b"late")
+
     run(main())
 
 
@@ -164,6 +187,7 @@ def test_request_body_is_streamed_to_the_app_then_disconnect_after_response():
         body = b"".join(m.get("body", b"") for m in received)
         assert body == b"abcdef"
         assert received[-1] == {"type": "http.disconnect"}
+
     run(main())
 
 
@@ -180,8 +204,7 @@ def test_chunked_body_streams_to_the_app_uncopied_and_the_next_request_follows()
 
     async def main():
         link = Link(app)
-        link.send(b"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                  b"a\r\n01234")
+        link.send(b"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\na\r\n01234")
         await link.settle(wait=False)
         piece = b"56789"
         link.send(piece)
@@ -190,9 +213,11 @@ def test_chunked_body_streams_to_the_app_uncopied_and_the_next_request_follows()
         link.send(b"\r\n0\r\nX-Checksum: 1\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
         await link.settle()
         assert b"".join(m.get("body", b"") for path, m in received if path == "/up") == (
-            b"0123456789")
+            b"0123456789"
+        )
         assert [body for _, body in link.responses()] == [b"hi /up", b"hi /next"]
         assert link.protocol.reader.used_h11 == 0
+
     run(main())
 
 
@@ -202,8 +227,7 @@ def test_100_continue_is_sent_only_when_the_app_reads_the_body():
         await hello(scope, receive, send)
 
     async def main():
-        request = (b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-                   b"Content-Length: 2\r\n\r\n")
+        request = b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"
         link = Link(hello)
         link.send(request)
         await link.settle()
@@ -215,6 +239,7 @@ def test_100_continue_is_sent_only_when_the_app_reads_the_body():
         link.send(b"ok")
         await link.settle()
         assert b"HTTP/1.1 200 OK" in bytes(link.transport.data)
+
     run(main())
 
 
@@ -236,11 +261,14 @@ def test_http10_expect_and_upgrade_are_ignored():
         await link.settle()
         assert bytes(link.transport.data).startswith(b"HTTP/1.1 200 OK")
         link = Link(reads)
-        link.send(b"GET /ws HTTP/1.0\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
-                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-                  b"\r\n")
+        link.send(
+            b"GET /ws HTTP/1.0\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            b"\r\n"
+        )
         await link.settle()
         assert bytes(link.transport.data).startswith(b"HTTP/1.1 200 OK")
+
     run(main())
     assert [scope["type"] for scope in scopes] == ["http", "http"]
 
@@ -256,6 +284,7 @@ def test_scope_has_decoded_path_raw_path_query_and_root_path():
         link = Link(app, root_path="/api")
         link.send(b"GET /caf%C3%A9/x%2Fy?q=1&r=%20 HTTP/1.1\r\nHost: x\r\nX-Up: V\r\n\r\n")
         await link.settle()
+
     run(main())
     [scope] = scopes
     assert scope["type"] == "http" and scope["method"] == "GET"
@@ -281,6 +310,7 @@ def test_each_request_gets_its_own_copy_of_the_lifespan_state():
         link.send(GET + GET)
         await link.settle()
         assert link.ctx.state == {"db": "pool"}
+
     run(main())
     assert len(states) == 2 and states[0] is not states[1]
     assert states[0]["db"] == "pool"
@@ -293,6 +323,7 @@ def test_malformed_request_gets_400_and_the_connection_closes():
         await link.settle()
         assert link.transport.closed
         assert bytes(link.transport.data).startswith(b"HTTP/1.1 400 Bad Request\r\n")
+
     run(main())
 
 
@@ -304,6 +335,7 @@ def test_head_request_gets_headers_without_body():
         [(response, body)] = link.responses(method=b"HEAD")
         assert response.status_code == 200 and body == b""
         assert dict(response.headers)[b"content-length"] == b"4"
+
     run(main())
 
 
@@ -315,6 +347,7 @@ def test_response_before_the_body_is_read_closes_the_connection():
         [(response, _)] = link.responses()
         assert dict(response.headers)[b"connection"] == b"close"
         assert link.transport.closed
+
     run(main())
 
 
@@ -331,4 +364,5 @@ def test_half_close_after_a_request_closes_once_the_response_is_sent():
         [(response, _)] = link.responses()
         assert response.status_code == 200
         assert link.transport.closed
+
     run(main())

@@ -19,11 +19,15 @@ pytestmark = pytest.mark.timeout(30)
 
 #: IANA numbers of the suites these handshakes can pick (RFC 8446, RFC 5289, RFC 7905)
 IANA = {
-    "TLS_AES_128_GCM_SHA256": 0x1301, "TLS_AES_256_GCM_SHA384": 0x1302,
+    "TLS_AES_128_GCM_SHA256": 0x1301,
+    "TLS_AES_256_GCM_SHA384": 0x1302,
     "TLS_CHACHA20_POLY1305_SHA256": 0x1303,
-    "ECDHE-ECDSA-AES128-GCM-SHA256": 0xC02B, "ECDHE-ECDSA-AES256-GCM-SHA384": 0xC02C,
-    "ECDHE-RSA-AES128-GCM-SHA256": 0xC02F, "ECDHE-RSA-AES256-GCM-SHA384": 0xC030,
-    "ECDHE-ECDSA-CHACHA20-POLY1305": 0xCCA9, "ECDHE-RSA-CHACHA20-POLY1305": 0xCCA8,
+    "ECDHE-ECDSA-AES128-GCM-SHA256": 0xC02B,
+    "ECDHE-ECDSA-AES256-GCM-SHA384": 0xC02C,
+    "ECDHE-RSA-AES128-GCM-SHA256": 0xC02F,
+    "ECDHE-RSA-AES256-GCM-SHA384": 0xC030,
+    "ECDHE-ECDSA-CHACHA20-POLY1305": 0xCCA9,
+    "ECDHE-RSA-CHACHA20-POLY1305": 0xCCA8,
 }
 
 
@@ -39,8 +43,7 @@ def server_cert(ca: trustme.CA) -> trustme.LeafCert:
 
 @pytest.fixture
 def files(tmp_path: Path, ca: trustme.CA, server_cert: trustme.LeafCert) -> dict[str, str]:
-    paths = {"cert": tmp_path / "cert.pem", "key": tmp_path / "key.pem",
-             "ca": tmp_path / "ca.pem"}
+    paths = {"cert": tmp_path / "cert.pem", "key": tmp_path / "key.pem", "ca": tmp_path / "ca.pem"}
     paths["cert"].write_bytes(b"".join(p.bytes() for p in server_cert.cert_chain_pems))
     server_cert.private_key_pem.write_to_path(str(paths["key"]))
     ca.cert_pem.write_to_path(str(paths["ca"]))
@@ -48,8 +51,9 @@ def files(tmp_path: Path, ca: trustme.CA, server_cert: trustme.LeafCert) -> dict
 
 
 def config(files: dict[str, str], *flags: str) -> Config:
-    return load(["tests.apps.basic:app", "--certfile", files["cert"], "--keyfile", files["key"],
-                 *flags], {}).config
+    return load(
+        ["tests.apps.basic:app", "--certfile", files["cert"], "--keyfile", files["key"], *flags], {}
+    ).config
 
 
 def server_context(files: dict[str, str], *flags: str) -> ssl.SSLContext:
@@ -58,8 +62,9 @@ def server_context(files: dict[str, str], *flags: str) -> ssl.SSLContext:
     return context
 
 
-def client_context(ca: trustme.CA, cert: trustme.LeafCert | None = None,
-                   max_version: ssl.TLSVersion | None = None) -> ssl.SSLContext:
+def client_context(
+    ca: trustme.CA, cert: trustme.LeafCert | None = None, max_version: ssl.TLSVersion | None = None
+) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ca.configure_trust(context)
     if cert is not None:
@@ -72,6 +77,7 @@ def client_context(ca: trustme.CA, cert: trustme.LeafCert | None = None,
 def handshake(server: ssl.SSLContext, client: ssl.SSLContext) -> dict[str, Any]:
     """Connect over 127.0.0.1; the ``tls`` extension the server built for the connection.
     Raises what the client saw if the server refused it."""
+
     async def run() -> dict[str, Any]:
         seen: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
 
@@ -85,7 +91,8 @@ def handshake(server: ssl.SSLContext, client: ssl.SSLContext) -> dict[str, Any]:
         port = listener.sockets[0].getsockname()[1]
         try:
             reader, writer = await asyncio.open_connection(
-                "127.0.0.1", port, ssl=client, server_hostname="localhost")
+                "127.0.0.1", port, ssl=client, server_hostname="localhost"
+            )
             try:
                 data = await reader.read()
             finally:
@@ -106,6 +113,7 @@ def subject_of(cert: trustme.LeafCert) -> str:
 
 # -- building the context ---------------------------------------------------------------------
 
+
 def test_no_certfile_means_no_tls():
     assert build_ssl_context(load(["tests.apps.basic:app"], {}).config) is None
 
@@ -116,7 +124,10 @@ def test_handshake_reports_server_cert_version_and_cipher(files, ca, server_cert
     assert tls["tls_version"] == 0x0304
     assert tls["cipher_suite"] in {0x1301, 0x1302, 0x1303}
     assert (tls["client_cert_chain"], tls["client_cert_name"], tls["client_cert_error"]) == (
-        [], None, None)
+        [],
+        None,
+        None,
+    )
 
 
 def test_tls_1_2_reports_its_version_and_the_iana_cipher_number(files, ca):
@@ -140,8 +151,11 @@ def test_cipher_number_matches_the_negotiated_name(files, ca):
         listener = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server)
         port = listener.sockets[0].getsockname()[1]
         reader, writer = await asyncio.open_connection(
-            "127.0.0.1", port, ssl=client_context(ca, max_version=ssl.TLSVersion.TLSv1_2),
-            server_hostname="localhost")
+            "127.0.0.1",
+            port,
+            ssl=client_context(ca, max_version=ssl.TLSVersion.TLSv1_2),
+            server_hostname="localhost",
+        )
         await reader.read()
         writer.close()
         listener.close()
@@ -168,11 +182,13 @@ def test_http_1_1_is_the_alpn_protocol(files, ca):
     client.set_alpn_protocols(["h2", "http/1.1"])
 
     async def run() -> str | None:
-        listener = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0,
-                                              ssl=server_context(files))
+        listener = await asyncio.start_server(
+            lambda r, w: w.close(), "127.0.0.1", 0, ssl=server_context(files)
+        )
         port = listener.sockets[0].getsockname()[1]
-        _reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client,
-                                                       server_hostname="localhost")
+        _reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=client, server_hostname="localhost"
+        )
         protocol = writer.get_extra_info("ssl_object").selected_alpn_protocol()
         writer.close()
         listener.close()
@@ -185,21 +201,33 @@ def test_http_1_1_is_the_alpn_protocol(files, ca):
 def test_encrypted_key_with_its_password(tmp_path, files, ca, server_cert):
     key = serialization.load_pem_private_key(server_cert.private_key_pem.bytes(), None)
     encrypted = tmp_path / "encrypted.pem"
-    encrypted.write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(b"s3cret")))
-    server = build_ssl_context(load(["tests.apps.basic:app", "--certfile", files["cert"],
-                                     "--keyfile", str(encrypted)],
-                                    {"ASGI_MASTER_KEYFILE_PASSWORD": "s3cret"}).config)
+    encrypted.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"s3cret"),
+        )
+    )
+    server = build_ssl_context(
+        load(
+            ["tests.apps.basic:app", "--certfile", files["cert"], "--keyfile", str(encrypted)],
+            {"ASGI_MASTER_KEYFILE_PASSWORD": "s3cret"},
+        ).config
+    )
     assert server is not None
     assert handshake(server, client_context(ca))["tls_version"] == 0x0304
 
 
 # -- client certificates ----------------------------------------------------------------------
 
+
 def test_required_client_certificate_is_reported(files, ca):
-    alice = ca.issue_cert("alice@example.org", common_name="Alice, Smith",
-                          organization_name="Example+Co", organization_unit_name="QA")
+    alice = ca.issue_cert(
+        "alice@example.org",
+        common_name="Alice, Smith",
+        organization_name="Example+Co",
+        organization_unit_name="QA",
+    )
     server = server_context(files, "--ca-certs", files["ca"], "--cert-reqs", "required")
     tls = handshake(server, client_context(ca, alice))
     assert tls["client_cert_chain"] == [alice.cert_chain_pems[0].bytes().decode()]
@@ -242,16 +270,20 @@ def test_no_client_certificate_is_asked_for_by_default(files, ca):
 
 # -- RFC 4514 names ---------------------------------------------------------------------------
 
+
 def test_rfc4514_name_is_written_last_rdn_first_with_escapes():
-    cert = {"subject": (
-        (("countryName", "US"),),
-        (("organizationName", "A;B"),),
-        (("organizationalUnitName", " lead"), ("userId", "x")),
-        (("commonName", "#1 <ok>\\ "),),
-        (("emailAddress", "a@b"),),
-    )}
+    cert = {
+        "subject": (
+            (("countryName", "US"),),
+            (("organizationName", "A;B"),),
+            (("organizationalUnitName", " lead"), ("userId", "x")),
+            (("commonName", "#1 <ok>\\ "),),
+            (("emailAddress", "a@b"),),
+        )
+    }
     assert _rfc4514_name(cert) == (
-        "1.2.840.113549.1.9.1=a@b,CN=\\#1 \\<ok\\>\\\\\\ ,OU=\\ lead+UID=x,O=A\\;B,C=US")
+        "1.2.840.113549.1.9.1=a@b,CN=\\#1 \\<ok\\>\\\\\\ ,OU=\\ lead+UID=x,O=A\\;B,C=US"
+    )
 
 
 def test_rfc4514_name_of_an_unverified_certificate_is_none():

@@ -134,13 +134,16 @@ def test_server_decision_to_close_after_start_still_reaches_the_head():
     assert b"connection: close\r\n" in writer.body(b"x", more=False)
 
 
-@pytest.mark.parametrize(("headers_", "message"), [
-    ([(b"bad name", b"x")], "not a valid token"),
-    ([(b"x-a", b"evil\r\nset-cookie: 1")], "control character"),
-    ([("x-str", b"v")], "must be bytes"),
-    ([(b"only-one",)], "must be [name, value] pairs"),
-    ([(b"content-length", b"abc")], "not a number"),
-])
+@pytest.mark.parametrize(
+    ("headers_", "message"),
+    [
+        ([(b"bad name", b"x")], "not a valid token"),
+        ([(b"x-a", b"evil\r\nset-cookie: 1")], "control character"),
+        ([("x-str", b"v")], "must be bytes"),
+        ([(b"only-one",)], "must be [name, value] pairs"),
+        ([(b"content-length", b"abc")], "not a number"),
+    ],
+)
 def test_invalid_headers_are_refused_before_anything_is_sent(headers_, message):
     writer = ResponseWriter("GET", "1.1", keep_alive=True)
     with pytest.raises(ResponseError) as err:

@@ -18,37 +18,55 @@ from asgi_master.worker.ws.session import WebSocketSession
 KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
 
 
-@pytest.mark.parametrize(("offers", "response"), [
-    ([b"permessage-deflate"], b"permessage-deflate; server_max_window_bits=12"),
-    ([b"permessage-deflate; client_max_window_bits"],
-     b"permessage-deflate; client_max_window_bits=12; server_max_window_bits=12"),
-    ([b"permessage-deflate; client_max_window_bits=10"],
-     b"permessage-deflate; client_max_window_bits=10; server_max_window_bits=12"),
-    ([b"permessage-deflate; server_max_window_bits=9"],
-     b"permessage-deflate; server_max_window_bits=9"),
-    ([b"permessage-deflate; server_no_context_takeover; client_no_context_takeover"],
-     b"permessage-deflate; server_no_context_takeover; client_no_context_takeover; "
-     b"server_max_window_bits=12"),
-    # zlib cannot compress with a 256-byte window: that offer is declined, the next one taken
-    ([b"permessage-deflate; server_max_window_bits=8, permessage-deflate"],
-     b"permessage-deflate; server_max_window_bits=12"),
-    ([b"x-webkit-deflate-frame", b"permessage-deflate; client_max_window_bits=\"9\""],
-     b"permessage-deflate; client_max_window_bits=9; server_max_window_bits=12"),
-])
+@pytest.mark.parametrize(
+    ("offers", "response"),
+    [
+        ([b"permessage-deflate"], b"permessage-deflate; server_max_window_bits=12"),
+        (
+            [b"permessage-deflate; client_max_window_bits"],
+            b"permessage-deflate; client_max_window_bits=12; server_max_window_bits=12",
+        ),
+        (
+            [b"permessage-deflate; client_max_window_bits=10"],
+            b"permessage-deflate; client_max_window_bits=10; server_max_window_bits=12",
+        ),
+        (
+            [b"permessage-deflate; server_max_window_bits=9"],
+            b"permessage-deflate; server_max_window_bits=9",
+        ),
+        (
+            [b"permessage-deflate; server_no_context_takeover; client_no_context_takeover"],
+            b"permessage-deflate; server_no_context_takeover; client_no_context_takeover; "
+            b"server_max_window_bits=12",
+        ),
+        # zlib cannot compress with a 256-byte window: that offer is declined, the next one taken
+        (
+            [b"permessage-deflate; server_max_window_bits=8, permessage-deflate"],
+            b"permessage-deflate; server_max_window_bits=12",
+        ),
+        (
+            [b"x-webkit-deflate-frame", b'permessage-deflate; client_max_window_bits="9"'],
+            b"permessage-deflate; client_max_window_bits=9; server_max_window_bits=12",
+        ),
+    ],
+)
 def test_the_first_offer_the_server_can_honour_is_accepted(offers, response):
     negotiated = negotiate(offers)
     assert negotiated is not None
     assert negotiated[1] == response
 
 
-@pytest.mark.parametrize("offer", [
-    b"permessage-deflate; unknown_param",
-    b"permessage-deflate; server_no_context_takeover; server_no_context_takeover",
-    b"permessage-deflate; server_max_window_bits=16",
-    b"permessage-deflate; server_max_window_bits",
-    b"permessage-deflate; server_no_context_takeover=1",
-    b"x-webkit-deflate-frame",
-])
+@pytest.mark.parametrize(
+    "offer",
+    [
+        b"permessage-deflate; unknown_param",
+        b"permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+        b"permessage-deflate; server_max_window_bits=16",
+        b"permessage-deflate; server_max_window_bits",
+        b"permessage-deflate; server_no_context_takeover=1",
+        b"x-webkit-deflate-frame",
+    ],
+)
 def test_offers_the_server_cannot_honour_are_declined(offer):
     assert negotiate([offer]) is None
 
@@ -72,8 +90,14 @@ def pair(offer: str, **settings) -> tuple[WebSocketSession, Connection, bytes]:
     return session, Connection(ConnectionType.CLIENT, extensions), answer
 
 
-@pytest.mark.parametrize("offer", ["client_max_window_bits", "server_max_window_bits=10",
-                                   "server_no_context_takeover; client_no_context_takeover"])
+@pytest.mark.parametrize(
+    "offer",
+    [
+        "client_max_window_bits",
+        "server_max_window_bits=10",
+        "server_no_context_takeover; client_no_context_takeover",
+    ],
+)
 def test_compressed_messages_go_both_ways(offer):
     session, client, answer = pair(offer)
     assert answer.startswith(b"permessage-deflate")
@@ -96,8 +120,10 @@ def test_a_ping_between_compressed_fragments_keeps_the_message_intact():
     data += client.send(Ping(b"p"))
     data += client.send(TextMessage("second half", message_finished=True))
     session.receive_data(data)
-    assert session.next_message() == {"type": "websocket.receive",
-                                      "text": "first half, second half"}
+    assert session.next_message() == {
+        "type": "websocket.receive",
+        "text": "first half, second half",
+    }
     client.receive_data(session.data_to_send())
     assert list(client.events()) == [Pong(b"p")]
 

@@ -33,8 +33,9 @@ from asgi_master.worker.ws.session import WebSocketSession
 KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
 
 
-def frame(first: int, payload: bytes, *, mask: bytes | None = b"\x01\x02\x03\x04",
-          length_form: int = 0) -> bytes:
+def frame(
+    first: int, payload: bytes, *, mask: bytes | None = b"\x01\x02\x03\x04", length_form: int = 0
+) -> bytes:
     """A client frame, with the length in its shortest form or forced to the 2- or 8-byte one."""
     size = len(payload)
     masked = 0x80 if mask is not None else 0
@@ -49,20 +50,38 @@ def frame(first: int, payload: bytes, *, mask: bytes | None = b"\x01\x02\x03\x04
     return head + mask + unmask(payload, mask)
 
 
-texts = st.one_of(st.text(max_size=40).map(lambda t: t.encode("utf-8")),
-                  st.sampled_from([b"\xff", b"ok\xc3", b"\xed\xa0\x80", b"caf\xc3\xa9"]))
-payloads = st.one_of(st.binary(max_size=40), st.sampled_from([b"x" * 125, b"y" * 126,
-                                                               b"z" * 300]))
+texts = st.one_of(
+    st.text(max_size=40).map(lambda t: t.encode("utf-8")),
+    st.sampled_from([b"\xff", b"ok\xc3", b"\xed\xa0\x80", b"caf\xc3\xa9"]),
+)
+payloads = st.one_of(st.binary(max_size=40), st.sampled_from([b"x" * 125, b"y" * 126, b"z" * 300]))
 masks = st.one_of(st.just(b"\x00\x00\x00\x00"), st.binary(min_size=4, max_size=4))
-close_payloads = st.sampled_from([b"", b"\x03\xe8", b"\x03\xe8bye", b"\x03\xed", b"\x0b\xb8x",
-                                  b"\x03", b"\x03\xe8\xff"])
+close_payloads = st.sampled_from(
+    [b"", b"\x03\xe8", b"\x03\xe8bye", b"\x03\xed", b"\x0b\xb8x", b"\x03", b"\x03\xe8\xff"]
+)
 
 
 @st.composite
 def frames(draw: st.DrawFn) -> bytes:
-    kind = draw(st.sampled_from(["text"] * 4 + ["binary"] * 4 + [
-        "fragments", "ping", "pong", "close", "unmasked", "rsv", "bad_opcode", "continuation",
-        "long_form", "big_control", "unfinished"]))
+    kind = draw(
+        st.sampled_from(
+            ["text"] * 4
+            + ["binary"] * 4
+            + [
+                "fragments",
+                "ping",
+                "pong",
+                "close",
+                "unmasked",
+                "rsv",
+                "bad_opcode",
+                "continuation",
+                "long_form",
+                "big_control",
+                "unfinished",
+            ]
+        )
+    )
     mask = draw(masks)
     if kind == "text":
         return frame(FIN_TEXT, draw(texts), mask=mask)
@@ -92,8 +111,12 @@ def frames(draw: st.DrawFn) -> bytes:
     if kind == "continuation":
         return frame(0x80, b"orphan", mask=mask)
     if kind == "long_form":
-        return frame(draw(st.sampled_from([FIN_TEXT, FIN_BINARY])), b"short",
-                     mask=mask, length_form=draw(st.sampled_from([2, 8])))
+        return frame(
+            draw(st.sampled_from([FIN_TEXT, FIN_BINARY])),
+            b"short",
+            mask=mask,
+            length_form=draw(st.sampled_from([2, 8])),
+        )
     if kind == "big_control":
         return frame(0x89, b"p" * 126, mask=mask)
     return frame(0x01, b"never finished", mask=mask)
@@ -108,8 +131,9 @@ def streams(draw: st.DrawFn) -> tuple[bytes, list[int]]:
 
 def run(data: bytes, cuts: list[int], fast: bool, max_message_size: int) -> tuple:
     request = HandshakeRequest(KEY, (), ())
-    session = WebSocketSession(request, WebSocketSettings(max_message_size=max_message_size),
-                               fast_frames=fast)
+    session = WebSocketSession(
+        request, WebSocketSettings(max_message_size=max_message_size), fast_frames=fast
+    )
     assert session.next_message() == {"type": "websocket.connect"}
     session.app_message({"type": "websocket.accept"})
     head = session.data_to_send()
@@ -132,8 +156,13 @@ def run(data: bytes, cuts: list[int], fast: bool, max_message_size: int) -> tupl
         written += session.data_to_send()
         if received and received[-1].get("type") == "websocket.disconnect":
             break
-    return (normalise(received), peer_events(bytes(written)), session.state,
-            session.transport_action, session.bytes_sent)
+    return (
+        normalise(received),
+        peer_events(bytes(written)),
+        session.state,
+        session.transport_action,
+        session.bytes_sent,
+    )
 
 
 def normalise(messages: list[dict]) -> list[dict]:
@@ -158,13 +187,14 @@ def peer_events(data: bytes) -> list:
 @given(streams(), st.sampled_from([16 * 1024 * 1024, 0, 20, 200]))
 def test_fast_frames_and_wsproto_agree(stream, max_message_size):
     data, cuts = stream
-    assert (run(data, cuts, True, max_message_size)
-            == run(data, cuts, False, max_message_size))
+    assert run(data, cuts, True, max_message_size) == run(data, cuts, False, max_message_size)
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.sampled_from([MAX_FAST_PAYLOAD - 1, MAX_FAST_PAYLOAD, MAX_FAST_PAYLOAD + 1, 70_000]),
-       st.lists(st.integers(0, 80_000), max_size=4))
+@given(
+    st.sampled_from([MAX_FAST_PAYLOAD - 1, MAX_FAST_PAYLOAD, MAX_FAST_PAYLOAD + 1, 70_000]),
+    st.lists(st.integers(0, 80_000), max_size=4),
+)
 def test_large_frames_agree_at_the_fast_size_limit(size, cuts):
     data = frame(FIN_BINARY, os.urandom(size), mask=os.urandom(4)) + frame(FIN_TEXT, b"after")
     cuts = sorted(c for c in cuts if c <= len(data))
@@ -176,8 +206,9 @@ def test_common_messages_do_skip_wsproto():
     other: list[bytes] = []
     scanner = FrameScanner(0)
     data = frame(FIN_TEXT, b"hi") + frame(FIN_BINARY, b"\x00\x01", mask=b"\xff\x00\xff\x00")
-    assert scanner.feed(data, lambda first, p: seen.append((first, p)) or True,
-                        lambda d: other.append(d) or True)
+    assert scanner.feed(
+        data, lambda first, p: seen.append((first, p)) or True, lambda d: other.append(d) or True
+    )
     assert seen == [(FIN_TEXT, b"hi"), (FIN_BINARY, b"\x00\x01")]
     assert other == []
 
@@ -188,8 +219,11 @@ def test_the_scanner_holds_an_incomplete_binary_frame_until_the_rest_arrives():
     scanner = FrameScanner(0)
     data = frame(FIN_BINARY, b"hello")
     for i in range(len(data)):
-        scanner.feed(data[i:i + 1], lambda first, p: seen.append(p) or True,
-                     lambda d: other.append(d) or True)
+        scanner.feed(
+            data[i : i + 1],
+            lambda first, p: seen.append(p) or True,
+            lambda d: other.append(d) or True,
+        )
     assert seen == [b"hello"]
     assert other == []
     assert scanner.buffered == 0

@@ -15,9 +15,11 @@ from asgi_master.worker.http.protocol import HTTPProtocol
 from asgi_master.worker.ws import WebSocketProtocol
 from tests.unit.memlink import MemoryTransport
 
-UPGRADE = (b"GET /chat?room=1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-           b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-           b"Sec-WebSocket-Version: 13\r\n\r\n")
+UPGRADE = (
+    b"GET /chat?room=1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+    b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    b"Sec-WebSocket-Version: 13\r\n\r\n"
+)
 
 
 class SwitchableTransport(MemoryTransport):
@@ -38,8 +40,9 @@ class WSLink:
 
     def __init__(self, app: Any, **settings: Any) -> None:
         self.loop = asyncio.get_running_loop()
-        self.ctx = ServerContext(app=app, loop=self.loop, access_log=False,
-                                 websocket=WebSocketSettings(**settings))
+        self.ctx = ServerContext(
+            app=app, loop=self.loop, access_log=False, websocket=WebSocketSettings(**settings)
+        )
         self.transport = SwitchableTransport(self.loop)
         http = HTTPProtocol(self.ctx)
         self.transport.protocol = http
@@ -65,7 +68,7 @@ class WSLink:
             await asyncio.sleep(0)
 
     def events(self) -> list:
-        data = bytes(self.transport.data[self._read:])
+        data = bytes(self.transport.data[self._read :])
         self._read = len(self.transport.data)
         if not self.head:
             head, _, data = data.partition(b"\r\n\r\n")
@@ -77,6 +80,7 @@ class WSLink:
         async def closed() -> None:
             while not (self.transport.closed and not self.ctx.connections):
                 await asyncio.sleep(0.01)
+
         await asyncio.wait_for(closed(), timeout)
 
 
@@ -114,6 +118,7 @@ def test_the_upgrade_hands_the_connection_over_and_echoes():
         link.send(CloseConnection(1000))
         await link.wait_closed()
         assert link.events() == [CloseConnection(1000, "")]
+
     run(main())
 
 
@@ -125,6 +130,7 @@ def test_a_bad_upgrade_request_is_answered_400_by_the_http_layer():
         assert bytes(link.transport.data).startswith(b"HTTP/1.1 400 Bad Request\r\n")
         assert b"Sec-WebSocket-Version" in link.transport.data
         assert isinstance(link.transport.protocol, HTTPProtocol)
+
     run(main())
 
 
@@ -137,9 +143,11 @@ def test_the_scope_is_a_websocket_scope():
 
     async def main():
         link = WSLink(app)
-        link.send_raw(UPGRADE.replace(b"Version: 13\r\n",
-                                      b"Version: 13\r\nSec-WebSocket-Protocol: a, b\r\n"))
+        link.send_raw(
+            UPGRADE.replace(b"Version: 13\r\n", b"Version: 13\r\nSec-WebSocket-Protocol: a, b\r\n")
+        )
         await link.settle()
+
     run(main())
     assert seen["type"] == "websocket" and seen["scheme"] == "ws"
     assert seen["path"] == "/chat" and seen["query_string"] == b"room=1"
@@ -172,6 +180,7 @@ def test_send_waits_while_the_peer_reads_slowly():
         link.ws.resume_writing()
         await link.settle()
         assert sent == [0, 1, 2]
+
     run(main())
 
 
@@ -197,6 +206,7 @@ def test_reading_pauses_while_messages_wait_for_the_app_and_resumes_as_it_reads(
         assert not link.transport.reading_paused
         link.send(CloseConnection(1000))
         await link.wait_closed()
+
     run(main())
 
 
@@ -210,6 +220,7 @@ def test_a_peer_that_does_not_answer_pings_is_closed_with_1011():
         assert events[-1] == CloseConnection(1011, "keepalive ping timeout")
         await link.settle()
         assert received[-1]["code"] == 1011
+
     run(main())
 
 
@@ -224,8 +235,12 @@ def test_a_drain_on_restart_closes_with_1012_and_the_app_sees_it():
         link.send(CloseConnection(1012))
         await link.wait_closed()
         await link.settle()
-        assert received[-1] == {"type": "websocket.disconnect", "code": 1012,
-                                                  "reason": "service restart"}
+        assert received[-1] == {
+            "type": "websocket.disconnect",
+            "code": 1012,
+            "reason": "service restart",
+        }
+
     run(main())
 
 
@@ -239,6 +254,7 @@ def test_a_drain_gives_up_on_a_silent_peer_after_the_drain_timeout():
         await link.wait_closed()
         await link.settle()
         assert received[-1]["code"] == 1001
+
     run(main())
 
 
@@ -249,6 +265,7 @@ def test_a_websocket_is_never_closed_as_idle():
         await link.settle()
         link.ws.close_if_idle(link.loop.time() + 3600, 0)
         assert not link.transport.closed
+
     run(main())
 
 
@@ -281,4 +298,5 @@ def test_an_upgrade_reaching_a_draining_worker_is_closed_right_after_the_accept(
         assert link.head.startswith(b"HTTP/1.1 101 ")
         link.send(CloseConnection(1001))
         await link.wait_closed()
+
     run(main())

@@ -78,8 +78,9 @@ def test_the_app_first_receives_websocket_connect():
 
 def test_accept_writes_101_with_the_accept_token_subprotocol_and_extra_headers():
     session = new_session(subprotocols=["chat", "superchat"])
-    session.app_message({"type": "websocket.accept", "subprotocol": "superchat",
-                         "headers": [(b"X-Session", b"42")]})
+    session.app_message(
+        {"type": "websocket.accept", "subprotocol": "superchat", "headers": [(b"X-Session", b"42")]}
+    )
     head = session.data_to_send()
     assert head.startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
     assert b"sec-websocket-accept: " + generate_accept_token(KEY) + b"\r\n" in head
@@ -98,8 +99,9 @@ def test_accepting_a_subprotocol_the_client_did_not_offer_is_an_error():
 def test_accept_refuses_headers_that_belong_to_the_handshake():
     session = new_session(subprotocols=["chat"])
     with pytest.raises(ASGIMessageError, match="sec-websocket-protocol"):
-        session.app_message({"type": "websocket.accept",
-                             "headers": [(b"sec-websocket-protocol", b"chat")]})
+        session.app_message(
+            {"type": "websocket.accept", "headers": [(b"sec-websocket-protocol", b"chat")]}
+        )
 
 
 def test_text_and_binary_messages_go_both_ways():
@@ -119,8 +121,11 @@ def test_a_fragmented_message_reaches_the_app_whole():
     session, peer = accepted()
     peer.send(TextMessage("frag", message_finished=False))
     assert session.next_message() is None
-    peer.send(TextMessage("ment", message_finished=False), Ping(b"p"),
-              TextMessage("ed", message_finished=True))
+    peer.send(
+        TextMessage("ment", message_finished=False),
+        Ping(b"p"),
+        TextMessage("ed", message_finished=True),
+    )
     assert messages(session) == [{"type": "websocket.receive", "text": "fragmented"}]
     assert peer.read() == [Pong(b"p")]
 
@@ -144,11 +149,11 @@ def test_close_before_accept_answers_403_and_closes():
 
 def test_a_denial_response_has_the_apps_status_headers_and_streamed_body():
     session = new_session()
-    session.app_message({"type": "websocket.http.response.start", "status": 401,
-                         "headers": [(b"x-why", b"token")]})
+    session.app_message(
+        {"type": "websocket.http.response.start", "status": 401, "headers": [(b"x-why", b"token")]}
+    )
     assert session.state is SessionState.RESPONDING
-    session.app_message({"type": "websocket.http.response.body", "body": b"no ",
-                         "more_body": True})
+    session.app_message({"type": "websocket.http.response.body", "body": b"no ", "more_body": True})
     session.app_message({"type": "websocket.http.response.body", "body": b"entry"})
     data = session.data_to_send()
     assert data.startswith(b"HTTP/1.1 401 Unauthorized\r\n")
@@ -158,22 +163,42 @@ def test_a_denial_response_has_the_apps_status_headers_and_streamed_body():
     assert session.status == 401 and session.bytes_sent == 8
 
 
-@pytest.mark.parametrize(("before", "message", "error"), [
-    ([], {"type": "websocket.send", "text": "x"},
-     "unexpected 'websocket.send' message while the WebSocket is connecting"),
-    ([{"type": "websocket.accept"}], {"type": "websocket.accept"},
-     "unexpected 'websocket.accept' message while the WebSocket is open"),
-    ([], {"type": "websocket.http.response.body", "body": b""},
-     "unexpected 'websocket.http.response.body' message while the WebSocket is connecting"),
-    ([{"type": "websocket.http.response.start", "status": 403}], {"type": "websocket.accept"},
-     "unexpected 'websocket.accept' message while the WebSocket is sending a denial"),
-    ([{"type": "websocket.accept"}], {"type": "http.response.start", "status": 200},
-     "unexpected 'http.response.start' message while the WebSocket is open"),
-    ([{"type": "websocket.accept"}, {"type": "websocket.close"}],
-     {"type": "websocket.send", "text": "x"},
-     "unexpected 'websocket.send' message while the WebSocket is closing"),
-    ([], {"no": "type"}, "has no 'type'"),
-])
+@pytest.mark.parametrize(
+    ("before", "message", "error"),
+    [
+        (
+            [],
+            {"type": "websocket.send", "text": "x"},
+            "unexpected 'websocket.send' message while the WebSocket is connecting",
+        ),
+        (
+            [{"type": "websocket.accept"}],
+            {"type": "websocket.accept"},
+            "unexpected 'websocket.accept' message while the WebSocket is open",
+        ),
+        (
+            [],
+            {"type": "websocket.http.response.body", "body": b""},
+            "unexpected 'websocket.http.response.body' message while the WebSocket is connecting",
+        ),
+        (
+            [{"type": "websocket.http.response.start", "status": 403}],
+            {"type": "websocket.accept"},
+            "unexpected 'websocket.accept' message while the WebSocket is sending a denial",
+        ),
+        (
+            [{"type": "websocket.accept"}],
+            {"type": "http.response.start", "status": 200},
+            "unexpected 'http.response.start' message while the WebSocket is open",
+        ),
+        (
+            [{"type": "websocket.accept"}, {"type": "websocket.close"}],
+            {"type": "websocket.send", "text": "x"},
+            "unexpected 'websocket.send' message while the WebSocket is closing",
+        ),
+        ([], {"no": "type"}, "has no 'type'"),
+    ],
+)
 def test_a_message_in_the_wrong_state_is_an_error_naming_state_and_type(before, message, error):
     session = new_session()
     for earlier in before:
@@ -182,14 +207,17 @@ def test_a_message_in_the_wrong_state_is_an_error_naming_state_and_type(before, 
         session.app_message(message)
 
 
-@pytest.mark.parametrize("message", [
-    {"type": "websocket.send"},
-    {"type": "websocket.send", "text": "a", "bytes": b"b"},
-    {"type": "websocket.send", "text": b"not str"},
-    {"type": "websocket.close", "code": 1006},
-    {"type": "websocket.close", "code": 999},
-    {"type": "websocket.close", "code": 1000, "reason": b"not str"},
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": "websocket.send"},
+        {"type": "websocket.send", "text": "a", "bytes": b"b"},
+        {"type": "websocket.send", "text": b"not str"},
+        {"type": "websocket.close", "code": 1006},
+        {"type": "websocket.close", "code": 999},
+        {"type": "websocket.close", "code": 1000, "reason": b"not str"},
+    ],
+)
 def test_malformed_messages_are_errors(message):
     session, _ = accepted()
     with pytest.raises(ASGIMessageError):
@@ -201,8 +229,7 @@ def test_the_peers_close_is_answered_and_the_app_gets_its_code_and_reason():
     peer.send(CloseConnection(4000, "done"))
     assert peer.read() == [CloseConnection(4000, "")]
     assert session.transport_action is TransportAction.CLOSE
-    assert messages(session) == [{"type": "websocket.disconnect", "code": 4000,
-                                  "reason": "done"}]
+    assert messages(session) == [{"type": "websocket.disconnect", "code": 4000, "reason": "done"}]
 
 
 def test_send_after_the_peer_left_raises_an_oserror():
@@ -224,16 +251,17 @@ def test_the_apps_close_waits_for_the_peers_answer():
     peer.send(CloseConnection(4001))
     assert session.state is SessionState.CLOSED
     assert session.transport_action is TransportAction.CLOSE
-    assert messages(session) == [{"type": "websocket.disconnect", "code": 4001,
-                                  "reason": "bye"}]
+    assert messages(session) == [{"type": "websocket.disconnect", "code": 4001, "reason": "bye"}]
 
 
 def test_a_message_over_the_size_limit_closes_with_1009():
     session, peer = accepted(max_message_size=1024)
     peer.send(BytesMessage(b"x" * 1024))
     assert messages(session) == [{"type": "websocket.receive", "bytes": b"x" * 1024}]
-    peer.send(TextMessage("y" * 600, message_finished=False),
-              TextMessage("y" * 600, message_finished=True))
+    peer.send(
+        TextMessage("y" * 600, message_finished=False),
+        TextMessage("y" * 600, message_finished=True),
+    )
     assert peer.read()[0].code == 1009
     assert session.next_message() is None  # the oversized message is dropped
     peer.send(CloseConnection(1009))
@@ -259,12 +287,15 @@ def test_invalid_utf8_in_a_text_message_fails_the_connection_with_1007():
     assert messages(session)[-1]["code"] == 1007
 
 
-@pytest.mark.parametrize("frame", [
-    bytes([0x83, 0x80]) + b"\0\0\0\0",          # reserved opcode 3
-    bytes([0x81, 0x02]) + b"hi",                # unmasked client frame
-    bytes([0xC1, 0x80]) + b"\0\0\0\0",          # RSV1 without an extension
-    bytes([0x09, 0x80]) + b"\0\0\0\0",          # fragmented ping
-])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        bytes([0x83, 0x80]) + b"\0\0\0\0",  # reserved opcode 3
+        bytes([0x81, 0x02]) + b"hi",  # unmasked client frame
+        bytes([0xC1, 0x80]) + b"\0\0\0\0",  # RSV1 without an extension
+        bytes([0x09, 0x80]) + b"\0\0\0\0",  # fragmented ping
+    ],
+)
 def test_protocol_errors_fail_the_connection_with_1002(frame):
     session, peer = accepted()
     session.receive_data(frame)
@@ -309,8 +340,9 @@ def test_a_close_the_peer_never_answers_ends_with_the_servers_code():
     assert peer.read() == [CloseConnection(1001, "going away")]
     session.close_timed_out()
     assert session.transport_action is TransportAction.CLOSE
-    assert messages(session) == [{"type": "websocket.disconnect", "code": 1001,
-                                  "reason": "going away"}]
+    assert messages(session) == [
+        {"type": "websocket.disconnect", "code": 1001, "reason": "going away"}
+    ]
 
 
 def test_a_lost_connection_gives_1006_and_sends_then_raise():
@@ -364,7 +396,6 @@ def test_the_app_ending_with_the_socket_open_closes_it(failed, code):
 def test_the_app_failing_in_the_middle_of_a_denial_aborts_the_connection():
     session = new_session()
     session.app_message({"type": "websocket.http.response.start", "status": 403})
-    session.app_message({"type": "websocket.http.response.body", "body": b"x",
-                         "more_body": True})
+    session.app_message({"type": "websocket.http.response.body", "body": b"x", "more_body": True})
     session.app_ended(failed=True)
     assert session.transport_action is TransportAction.ABORT

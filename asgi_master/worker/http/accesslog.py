@@ -26,10 +26,24 @@ Scope = Mapping[str, Any]
 #: (scope, status, body bytes, duration in seconds, wanted request headers) -> text
 Getter = Callable[[Scope, int, int, float, dict[bytes, str]], str]
 
-_MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
-                  "Dec")
-_ESCAPES: Final = {i: f"\\x{i:02x}" for i in [*range(0x20), *range(0x7f, 0xa0)]} | {
-    ord('"'): '\\"', ord("\\"): "\\\\"}
+_MONTHS: Final = (
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+)
+_ESCAPES: Final = {i: f"\\x{i:02x}" for i in [*range(0x20), *range(0x7F, 0xA0)]} | {
+    ord('"'): '\\"',
+    ord("\\"): "\\\\",
+}
 
 
 def _escape(text: str) -> str:
@@ -51,9 +65,11 @@ class _Clock:
             t = time.localtime(second)
             offset = t.tm_gmtoff // 60
             sign = "+" if offset >= 0 else "-"
-            self._text = (f"[{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:"
-                          f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} "
-                          f"{sign}{abs(offset) // 60:02d}{abs(offset) % 60:02d}]")
+            self._text = (
+                f"[{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:"
+                f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} "
+                f"{sign}{abs(offset) // 60:02d}{abs(offset) % 60:02d}]"
+            )
             self._second = second
         return self._text
 
@@ -93,11 +109,13 @@ def _header(name: bytes) -> Getter:
 _GETTERS: Final[dict[str, Getter]] = {
     "h": lambda sc, st, nb, d, f: _client_host(sc) or "-",
     "l": lambda sc, st, nb, d, f: "-",
-    "u": lambda sc, st, nb, d, f: _basic_auth_user(f[b"authorization"])
-    if b"authorization" in f else "-",
+    "u": lambda sc, st, nb, d, f: (
+        _basic_auth_user(f[b"authorization"]) if b"authorization" in f else "-"
+    ),
     "t": lambda sc, st, nb, d, f: _CLOCK.now(),
-    "r": lambda sc, st, nb, d, f:
-        f"{sc.get('method', 'GET')} {_escape(_target(sc))} HTTP/{sc['http_version']}",
+    "r": lambda sc, st, nb, d, f: (
+        f"{sc.get('method', 'GET')} {_escape(_target(sc))} HTTP/{sc['http_version']}"
+    ),
     "m": lambda sc, st, nb, d, f: str(sc.get("method", "GET")),
     "U": lambda sc, st, nb, d, f: _escape(sc["path"]),
     "q": lambda sc, st, nb, d, f: _escape(sc.get("query_string", b"").decode("latin-1")),
@@ -164,18 +182,22 @@ class AccessLogFormat:
         )
 
     @staticmethod
-    def _render_json(scope: Scope, status: int, body_bytes: int, duration: float,
-                     found: dict[bytes, str]) -> str:
-        return json.dumps({
-            "time": datetime.now().astimezone().isoformat(timespec="milliseconds"),
-            "client": _client_host(scope),
-            "method": scope.get("method", "GET"),
-            "path": scope["path"],
-            "query": scope.get("query_string", b"").decode("latin-1"),
-            "protocol": f"HTTP/{scope['http_version']}",
-            "status": status,
-            "bytes": body_bytes,
-            "duration_ms": round(duration * 1000, 3),
-            "referer": found.get(b"referer"),
-            "user_agent": found.get(b"user-agent"),
-        }, separators=(",", ":"))
+    def _render_json(
+        scope: Scope, status: int, body_bytes: int, duration: float, found: dict[bytes, str]
+    ) -> str:
+        return json.dumps(
+            {
+                "time": datetime.now().astimezone().isoformat(timespec="milliseconds"),
+                "client": _client_host(scope),
+                "method": scope.get("method", "GET"),
+                "path": scope["path"],
+                "query": scope.get("query_string", b"").decode("latin-1"),
+                "protocol": f"HTTP/{scope['http_version']}",
+                "status": status,
+                "bytes": body_bytes,
+                "duration_ms": round(duration * 1000, 3),
+                "referer": found.get(b"referer"),
+                "user_agent": found.get(b"user-agent"),
+            },
+            separators=(",", ":"),
+        )

@@ -68,18 +68,29 @@ _DONE: Final = _State.DONE
 
 
 _TRUNCATED: Final = "the client closed the connection in the middle of a chunked body"
-_TRUNCATED_TRAILERS: Final = ("the client closed the connection before the end of the trailer "
-                              "section")
+_TRUNCATED_TRAILERS: Final = (
+    "the client closed the connection before the end of the trailer section"
+)
 
 
 class ChunkedDecoder:
     """Reads one chunked body from the front of a buffer the reader owns."""
 
-    __slots__ = ("_fields", "_framing", "_max_body", "_max_fields", "_max_line", "_remaining",
-                 "_scanned", "_seen", "_state")
+    __slots__ = (
+        "_fields",
+        "_framing",
+        "_max_body",
+        "_max_fields",
+        "_max_line",
+        "_remaining",
+        "_scanned",
+        "_seen",
+        "_state",
+    )
 
-    def __init__(self, *, max_body: int = 0, max_fields: int = 100,
-                 max_field_size: int = 8190) -> None:
+    def __init__(
+        self, *, max_body: int = 0, max_fields: int = 100, max_field_size: int = 8190
+    ) -> None:
         #: 0 means no limit
         self._max_body = max_body
         self._max_fields = max_fields
@@ -171,8 +182,9 @@ class ChunkedDecoder:
         if not buffer:
             return False
         if buffer[0] != _CR or (len(buffer) > 1 and buffer[1] != _LF):
-            raise ProtocolError(400, "chunk data not followed by CRLF (more data than the "
-                                     "chunk size said?)")
+            raise ProtocolError(
+                400, "chunk data not followed by CRLF (more data than the chunk size said?)"
+            )
         if len(buffer) < 2:
             return False
         del buffer[:2]
@@ -226,8 +238,8 @@ class ChunkedDecoder:
         self._scanned = 0
         if end == 0 or buffer[end - 1] != _CR:
             raise ProtocolError(400, f"bare LF in a {what}")
-        line = bytes(buffer[:end - 1])
-        del buffer[:end + 1]
+        line = bytes(buffer[: end - 1])
+        del buffer[: end + 1]
         if b"\r" in line:
             raise ProtocolError(400, f"bare CR in a {what}")
         if len(line) > limit:

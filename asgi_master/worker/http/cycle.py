@@ -69,13 +69,25 @@ class RequestCycle:
     """The state of one request between the connection and the app."""
 
     __slots__ = (
-        "_allowed", "body", "body_complete", "body_delivered", "body_size", "disconnected",
+        "_allowed",
+        "body",
+        "body_complete",
+        "body_delivered",
+        "body_size",
+        "disconnected",
         "expect_continue",
-        "protocol", "scope", "start_time", "state", "task", "waiter", "writer",
+        "protocol",
+        "scope",
+        "start_time",
+        "state",
+        "task",
+        "waiter",
+        "writer",
     )
 
-    def __init__(self, protocol: HTTPProtocol, scope: Message, writer: ResponseWriter,
-                 expect_continue: bool) -> None:
+    def __init__(
+        self, protocol: HTTPProtocol, scope: Message, writer: ResponseWriter, expect_continue: bool
+    ) -> None:
         self.protocol = protocol
         self.scope = scope
         self.writer = writer
@@ -134,13 +146,22 @@ class RequestCycle:
     def _app_failed(self, exc: BaseException | None) -> None:
         state = self.state
         if exc is None:
-            log.error("ASGI app returned with the response %s: %s %s",
-                      state.value, self.scope["method"], self.scope["path"])
+            log.error(
+                "ASGI app returned with the response %s: %s %s",
+                state.value,
+                self.scope["method"],
+                self.scope["path"],
+            )
         elif isinstance(exc, asyncio.CancelledError):
             pass
         else:
-            log.error("Exception in ASGI app (response %s): %s %s", state.value,
-                      self.scope["method"], self.scope["path"], exc_info=exc)
+            log.error(
+                "Exception in ASGI app (response %s): %s %s",
+                state.value,
+                self.scope["method"],
+                self.scope["path"],
+                exc_info=exc,
+            )
         self._to(_COMPLETE)
         if self.writer.headers_sent or self.disconnected:
             self.protocol.abort("application error after the response started")
@@ -188,8 +209,8 @@ class RequestCycle:
             raise ASGIMessageError(f"message {message!r} has no 'type'") from None
         if handler is None:
             raise ASGIMessageError(
-                f"unexpected {message['type']!r} message while the response is "
-                f"{self.state.value}")
+                f"unexpected {message['type']!r} message while the response is {self.state.value}"
+            )
         if self.disconnected:
             raise ClientDisconnected("the client has disconnected")
         pending = handler(self, message)
@@ -209,8 +230,9 @@ class RequestCycle:
 
     def _on_start(self, message: Message) -> None:
         try:
-            self.writer.start(message["status"], message.get("headers", ()),
-                              message.get("trailers", False))
+            self.writer.start(
+                message["status"], message.get("headers", ()), message.get("trailers", False)
+            )
         except KeyError:
             raise ASGIMessageError("http.response.start without a 'status'") from None
         except ResponseError as exc:
@@ -222,8 +244,9 @@ class RequestCycle:
         more = message.get("more_body", False)
         if type(body) is not bytes:
             if not isinstance(body, bytes | bytearray | memoryview):
-                raise ASGIMessageError(f"http.response.body 'body' must be bytes, not "
-                                       f"{type(body).__name__}")
+                raise ASGIMessageError(
+                    f"http.response.body 'body' must be bytes, not {type(body).__name__}"
+                )
             body = bytes(body)
         writer = self.writer
         if not more and not writer.headers_sent and not self.protocol.reader.request_complete:
@@ -245,8 +268,9 @@ class RequestCycle:
 
     def _on_trailers(self, message: Message) -> None:
         try:
-            data = self.writer.trailer_fields(message.get("headers", ()),
-                                              bool(message.get("more_trailers", False)))
+            data = self.writer.trailer_fields(
+                message.get("headers", ()), bool(message.get("more_trailers", False))
+            )
         except ResponseError as exc:
             raise ASGIMessageError(f"http.response.trailers: {exc}") from None
         if data:
@@ -257,13 +281,15 @@ class RequestCycle:
     async def _on_pathsend(self, message: Message) -> None:
         path = message.get("path")
         if not isinstance(path, str) or not os.path.isabs(path):
-            raise ASGIMessageError(f"http.response.pathsend 'path' must be an absolute path, "
-                                   f"not {path!r}")
+            raise ASGIMessageError(
+                f"http.response.pathsend 'path' must be an absolute path, not {path!r}"
+            )
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError as exc:
-            raise ASGIMessageError(f"http.response.pathsend: cannot open {path}: "
-                                   f"{exc.strerror}") from None
+            raise ASGIMessageError(
+                f"http.response.pathsend: cannot open {path}: {exc.strerror}"
+            ) from None
         try:
             size = os.fstat(fd).st_size
             try:
@@ -290,8 +316,10 @@ def _debug_page(exc: BaseException, scope: Message) -> tuple[bytes, bytes]:
         if name == b"accept":
             accept = value
     if b"text/html" in accept:
-        page = ("<!doctype html><title>500 Internal Server Error</title>"
-                f"<h1>500 Internal Server Error</h1><pre>{html.escape(text)}</pre>")
+        page = (
+            "<!doctype html><title>500 Internal Server Error</title>"
+            f"<h1>500 Internal Server Error</h1><pre>{html.escape(text)}</pre>"
+        )
         return page.encode("utf-8"), b"text/html; charset=utf-8"
     return text.encode("utf-8"), b"text/plain; charset=utf-8"
 

@@ -30,15 +30,15 @@ FIELD_LINE: Final = re.compile(
 )
 _DIGITS: Final = re.compile(rb"[0-9]{1,18}")
 # RFC 9110 7.2 / RFC 3986 3.2.2: host [ ":" port ]; no userinfo, path or whitespace
-_HOST: Final = re.compile(
-    rb"(?:\[[0-9A-Fa-f:.]+\]|[-A-Za-z0-9._~%!$&'()*+,;=]*)(?::[0-9]*)?")
+_HOST: Final = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[-A-Za-z0-9._~%!$&'()*+,;=]*)(?::[0-9]*)?")
 # RFC 9110 5.5: field values hold no control characters but HTAB
 _CONTROL: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 # RFC 9110 4.2: scheme "://" authority, then a path, query or nothing; the host may not be empty
 # (4.2.1) and userinfo is refused (4.2.4)
 _ABSOLUTE: Final = re.compile(
     rb"[A-Za-z][A-Za-z0-9+.-]*://(?:\[[0-9A-Fa-f:.]+\]|[-A-Za-z0-9._~%!$&'()*+,;=]+)(?::[0-9]*)?"
-    rb"(?:[/?][\x21-\x7e]*)?")
+    rb"(?:[/?][\x21-\x7e]*)?"
+)
 _AUTHORITY: Final = re.compile(rb"[-A-Za-z0-9._~%!$&'()*+,;=\[\]:]+:[0-9]+")
 
 # Header lines repeat across requests (User-Agent, Accept, Host...): a validated line is
@@ -102,8 +102,9 @@ def _check_target(method: bytes, target: bytes) -> None:
     raise ProtocolError(400, f"request target {target[:100]!r} is not valid for {method!r}")
 
 
-def head_from_parts(method: bytes, target: bytes, version: bytes,
-                    headers: list[tuple[bytes, bytes]]) -> RequestHead:
+def head_from_parts(
+    method: bytes, target: bytes, version: bytes, headers: list[tuple[bytes, bytes]]
+) -> RequestHead:
     """Build a ``RequestHead`` from parts h11 accepted (the h11 path), stricter than h11 where
     ambiguity helps request smuggling or confuses the app:
 
@@ -116,8 +117,9 @@ def head_from_parts(method: bytes, target: bytes, version: bytes,
     And ``Expect`` and ``Upgrade`` mean nothing in an HTTP/1.0 request.
     """
     if version[:2] != b"1.":
-        raise ProtocolError(505, f"HTTP version {version.decode('ascii', 'replace')} is not "
-                                 "supported")
+        raise ProtocolError(
+            505, f"HTTP version {version.decode('ascii', 'replace')} is not supported"
+        )
     if version not in (b"1.0", b"1.1"):
         version = b"1.1"
     _check_target(method, target)
@@ -146,9 +148,7 @@ def head_from_parts(method: bytes, target: bytes, version: bytes,
         if version == b"1.0":
             raise ProtocolError(400, "Transfer-Encoding in an HTTP/1.0 request")
         content_length = None
-    keep_alive = b"close" not in connection and (
-        version == b"1.1" or b"keep-alive" in connection
-    )
+    keep_alive = b"close" not in connection and (version == b"1.1" or b"keep-alive" in connection)
     if version == b"1.0":
         # RFC 9110 10.1.1 and 7.8: both are ignored in an HTTP/1.0 request (and no 1xx may go
         # to an HTTP/1.0 client, 15.2)
@@ -223,6 +223,13 @@ def parse_fast(lines: list[bytes]) -> RequestHead | Fallback:
             return FALLBACK
         keep_alive = b"close" not in tokens and (version == b"1.1" or b"keep-alive" in tokens)
     return RequestHead(
-        method.decode("ascii").upper(), target, version.decode("ascii"), headers,
-        content_length, chunked, keep_alive, False, None,
+        method.decode("ascii").upper(),
+        target,
+        version.decode("ascii"),
+        headers,
+        content_length,
+        chunked,
+        keep_alive,
+        False,
+        None,
     )

@@ -240,8 +240,11 @@ class HTTPProtocol(asyncio.Protocol):
 
     def _start_cycle(self, head: RequestHead) -> None:
         ctx = self.ctx
-        if (head.upgrade is not None and head.upgrade.lower() == b"websocket"
-                and self._start_websocket(head)):
+        if (
+            head.upgrade is not None
+            and head.upgrade.lower() == b"websocket"
+            and self._start_websocket(head)
+        ):
             return
         self.head_since = 0.0
         limit = ctx.limit_concurrency
@@ -293,14 +296,20 @@ class HTTPProtocol(asyncio.Protocol):
         ok = kind == "live" or (ctx.ready and not ctx.draining)
         keep_alive = head.keep_alive and not ctx.draining and ctx.keepalive_timeout > 0
         writer = ResponseWriter(head.method, head.http_version, keep_alive, ctx.server_line)
-        writer.start(200 if ok else 503, [(b"content-type", b"text/plain; charset=utf-8"),
-                                          (b"cache-control", b"no-store")])
+        writer.start(
+            200 if ok else 503,
+            [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-store")],
+        )
         self.write(writer.body(b"ok\n" if ok else b"not ready\n", False))
         if ctx.health_access_log and ctx.access_log:
-            access_log.info('%s - "%s %s HTTP/%s" %d (health)',
-                            f"{self._client[0]}:{self._client[1]}" if self._client else "-",
-                            head.method, head.target.decode("ascii", "replace"),
-                            head.http_version, writer.status)
+            access_log.info(
+                '%s - "%s %s HTTP/%s" %d (health)',
+                f"{self._client[0]}:{self._client[1]}" if self._client else "-",
+                head.method,
+                head.target.decode("ascii", "replace"),
+                head.http_version,
+                writer.status,
+            )
         # called from _pump's loop, which goes on to the next request: do not pump again here
         self._after_response(writer.keep_alive, pump=False)
         return True
@@ -334,17 +343,24 @@ class HTTPProtocol(asyncio.Protocol):
         access_format = self.ctx.access_format
         if access_format is not None:
             writer = cycle.writer
-            access_log.info("%s", access_format.render(
-                scope, writer.status, writer.body_bytes, time.monotonic() - cycle.start_time))
+            access_log.info(
+                "%s",
+                access_format.render(
+                    scope, writer.status, writer.body_bytes, time.monotonic() - cycle.start_time
+                ),
+            )
             return
         client = scope["client"]
         query = scope["query_string"]
         access_log.info(
             '%s - "%s %s%s HTTP/%s" %d %d %.1fms',
             f"{client[0]}:{client[1]}" if client else "-",
-            scope["method"], scope["path"],
+            scope["method"],
+            scope["path"],
             "?" + query.decode("ascii", "replace") if query else "",
-            scope["http_version"], cycle.writer.status, cycle.writer.body_bytes,
+            scope["http_version"],
+            cycle.writer.status,
+            cycle.writer.body_bytes,
             (time.monotonic() - cycle.start_time) * 1000,
         )
 
@@ -375,8 +391,14 @@ class HTTPProtocol(asyncio.Protocol):
             if not waiter.done():
                 waiter.set_result(None)
 
-    def send_error(self, status: int, reason: bytes, *,
-                   content_type: bytes = b"text/plain; charset=utf-8", extra: bytes = b"") -> None:
+    def send_error(
+        self,
+        status: int,
+        reason: bytes,
+        *,
+        content_type: bytes = b"text/plain; charset=utf-8",
+        extra: bytes = b"",
+    ) -> None:
         """Answer with a server-made error response and close the connection."""
         body = reason if reason.endswith(b"\n") else reason + b"\n"
         self.write(simple_response(status, body, content_type=content_type, extra=extra))
@@ -400,22 +422,23 @@ class HTTPProtocol(asyncio.Protocol):
                 raise ClientDisconnected("the client has disconnected")
             if zero_copy and transport.get_write_buffer_size() == 0:
                 try:
-                    sent = os.sendfile(sock.fileno(), fd, offset, min(size - offset,
-                                                                      _SENDFILE_CHUNK))
+                    sent = os.sendfile(
+                        sock.fileno(), fd, offset, min(size - offset, _SENDFILE_CHUNK)
+                    )
                 except BlockingIOError:
                     sent = -1
                 except OSError as exc:
                     raise ClientDisconnected(f"sendfile failed: {exc.strerror}") from None
                 if sent == 0:
-                    raise ASGIMessageError("http.response.pathsend: the file shrank while it "
-                                           "was sent")
+                    raise ASGIMessageError(
+                        "http.response.pathsend: the file shrank while it was sent"
+                    )
                 if sent > 0:
                     offset += sent
                     continue
             chunk = os.pread(fd, min(size - offset, _COPY_CHUNK), offset)
             if not chunk:
-                raise ASGIMessageError("http.response.pathsend: the file shrank while it was "
-                                       "sent")
+                raise ASGIMessageError("http.response.pathsend: the file shrank while it was sent")
             self.write(chunk)
             offset += len(chunk)
             if self.write_paused:
@@ -456,8 +479,9 @@ class HTTPProtocol(asyncio.Protocol):
             return
         head_since = self.head_since
         if head_since and now - head_since > self.ctx.request_header_timeout:
-            log.info("Request head from %s not complete after %.0fs: 408", self._client,
-                     now - head_since)
+            log.info(
+                "Request head from %s not complete after %.0fs: 408", self._client, now - head_since
+            )
             self.send_error(408, b"Request Timeout")
         elif now - self.idle_since >= idle_for and not head_since:
             self.close()

@@ -235,13 +235,23 @@ def _x_forwarded_hops(found: dict[bytes, list[bytes]]) -> list[Hop]:
     if not fors:
         if not protos and not hosts:
             return []
-        return [Hop(Node.ABSENT, proto=protos[-1] if protos else None,
-                    host=hosts[-1] if hosts else None)]
+        return [
+            Hop(
+                Node.ABSENT, proto=protos[-1] if protos else None, host=hosts[-1] if hosts else None
+            )
+        ]
     hops = []
     for index, entry in enumerate(fors):
         node = parse_node(entry)
-        hops.append(Hop(node.node, node.address, node.port, _pick(protos, index, len(fors)),
-                        _pick(hosts, index, len(fors))))
+        hops.append(
+            Hop(
+                node.node,
+                node.address,
+                node.port,
+                _pick(protos, index, len(fors)),
+                _pick(hosts, index, len(fors)),
+            )
+        )
     return hops
 
 

@@ -111,8 +111,19 @@ class Limits:
 class RequestReader:
     """Parses the requests of one connection from the bytes it is fed."""
 
-    __slots__ = ("_buffer", "_chunked", "_eof", "_fast", "_h11", "_limits", "_remaining",
-                 "_scanned", "_short_head", "_state", "used_h11")
+    __slots__ = (
+        "_buffer",
+        "_chunked",
+        "_eof",
+        "_fast",
+        "_h11",
+        "_limits",
+        "_remaining",
+        "_scanned",
+        "_short_head",
+        "_state",
+        "used_h11",
+    )
 
     def __init__(self, limits: Limits, *, fast_path: bool = True) -> None:
         self._limits = limits
@@ -232,7 +243,8 @@ class RequestReader:
             line_end = buffer.find(b"\n")
             # a line may be max_line bytes, then its CR (whose LF may not be here yet)
             if line_end > limits.max_line + 1 or (
-                    line_end < 0 and size > limits.max_line + buffer.endswith(b"\r")):
+                line_end < 0 and size > limits.max_line + buffer.endswith(b"\r")
+            ):
                 raise ProtocolError(414, "request line too long")
             if line_end >= 0 and size - buffer.rfind(b"\n") > limits.max_field_size + 2:
                 raise ProtocolError(431, "header field too long")
@@ -266,9 +278,11 @@ class RequestReader:
             self._state = _BODY
         elif head.chunked:
             limits = self._limits
-            self._chunked = ChunkedDecoder(max_body=limits.max_body,
-                                           max_fields=limits.max_fields,
-                                           max_field_size=limits.max_field_size)
+            self._chunked = ChunkedDecoder(
+                max_body=limits.max_body,
+                max_fields=limits.max_fields,
+                max_field_size=limits.max_field_size,
+            )
             self._state = _CHUNKED
         else:
             self._state = _DONE
@@ -336,8 +350,9 @@ class RequestReader:
         if event is h11.NEED_DATA:
             return NEED_DATA
         if isinstance(event, h11.Request):
-            head = head_from_parts(event.method, event.target, event.http_version,
-                                   list(event.headers))
+            head = head_from_parts(
+                event.method, event.target, event.http_version, list(event.headers)
+            )
             # h11 has read the head and nothing after it: the body and what follows are ours
             data, closed = conn.trailing_data
             self._buffer = bytearray(data)

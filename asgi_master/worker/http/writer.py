@@ -84,25 +84,33 @@ def status_line(status: int) -> bytes:
     return line if line is not None else b"HTTP/1.1 %d \r\n" % status
 
 
-def simple_response(status: int, body: bytes = b"", *, close: bool = True,
-                    content_type: bytes = b"text/plain; charset=utf-8",
-                    extra: bytes = b"") -> bytes:
+def simple_response(
+    status: int,
+    body: bytes = b"",
+    *,
+    close: bool = True,
+    content_type: bytes = b"text/plain; charset=utf-8",
+    extra: bytes = b"",
+) -> bytes:
     """A complete response the server itself sends (errors); ``extra`` is more header lines."""
-    return b"".join((
-        status_line(status),
-        DATE.get(),
-        SERVER_LINE,
-        extra,
-        b"content-type: %s\r\n" % content_type,
-        b"content-length: %d\r\n" % len(body),
-        b"connection: close\r\n" if close else b"",
-        b"\r\n",
-        body,
-    ))
+    return b"".join(
+        (
+            status_line(status),
+            DATE.get(),
+            SERVER_LINE,
+            extra,
+            b"content-type: %s\r\n" % content_type,
+            b"content-length: %d\r\n" % len(body),
+            b"connection: close\r\n" if close else b"",
+            b"\r\n",
+            body,
+        )
+    )
 
 
 _SPECIAL: Final = frozenset(
-    {b"content-length", b"transfer-encoding", b"connection", b"date", b"server"})
+    {b"content-length", b"transfer-encoding", b"connection", b"date", b"server"}
+)
 
 
 def _header_name(raw_name: object) -> bytes:
@@ -141,12 +149,14 @@ def _header_lines(headers: Iterable[Iterable[bytes]]) -> tuple[list[bytes], dict
                 special[name] = value
             parts += (name, b": ", value, b"\r\n")
     except (TypeError, ValueError):
-        raise ResponseError(f"headers must be [name, value] pairs of bytes, got "
-                            f"{headers!r}"[:300]) from None
+        raise ResponseError(
+            f"headers must be [name, value] pairs of bytes, got {headers!r}"[:300]
+        ) from None
     # one scan over all values (joined by a tab, which values may contain) instead of one each
     if parts and _BAD_VALUE.search(b"\t".join(parts[2::4])) is not None:
-        bad = next(parts[i] for i in range(0, len(parts), 4)
-                   if _BAD_VALUE.search(parts[i + 2]) is not None)
+        bad = next(
+            parts[i] for i in range(0, len(parts), 4) if _BAD_VALUE.search(parts[i + 2]) is not None
+        )
         raise ResponseError(f"header {bad!r} has a control character in its value")
     return parts, special
 
@@ -155,13 +165,26 @@ class ResponseWriter:
     """Serialises one response for one request; tells whether the connection stays open."""
 
     __slots__ = (
-        "_framing", "_head_only", "_http10", "_lines", "_remaining", "_server_line", "_special",
-        "awaiting_trailers", "body_bytes", "complete", "headers_sent", "keep_alive", "started",
-        "status", "trailers",
+        "_framing",
+        "_head_only",
+        "_http10",
+        "_lines",
+        "_remaining",
+        "_server_line",
+        "_special",
+        "awaiting_trailers",
+        "body_bytes",
+        "complete",
+        "headers_sent",
+        "keep_alive",
+        "started",
+        "status",
+        "trailers",
     )
 
-    def __init__(self, method: str, http_version: str, keep_alive: bool,
-                 server_line: bytes = SERVER_LINE) -> None:
+    def __init__(
+        self, method: str, http_version: str, keep_alive: bool, server_line: bytes = SERVER_LINE
+    ) -> None:
         self._head_only = method == "HEAD"
         self._http10 = http_version == "1.0"
         #: the server's decision; set False before the first body to send ``connection: close``
@@ -193,8 +216,9 @@ class ResponseWriter:
             lines.append(b"link: %s\r\n" % link)
         return b"HTTP/1.1 103 Early Hints\r\n" + b"".join(lines) + b"\r\n"
 
-    def start(self, status: int, headers: Iterable[Iterable[bytes]],
-              trailers: bool = False) -> None:
+    def start(
+        self, status: int, headers: Iterable[Iterable[bytes]], trailers: bool = False
+    ) -> None:
         """Record the status and headers; nothing is written until the first body part."""
         if type(status) is not int or not 200 <= status <= 599:
             raise ResponseError(f"status {status!r} is not a final status code (200-599)")
@@ -225,7 +249,7 @@ class ResponseWriter:
             if b"content-length" in special:
                 parts = self._lines
                 at = next(i for i in range(0, len(parts), 4) if parts[i] == b"content-length")
-                del parts[at:at + 4]
+                del parts[at : at + 4]
             self._framing = _FRAMING_CHUNKED
             line = b""
         elif b"content-length" in special:
@@ -278,10 +302,10 @@ class ResponseWriter:
             remaining = self._remaining - size
             if remaining < 0:
                 raise ResponseError(
-                    f"body longer than its content-length ({-remaining} bytes too many)")
+                    f"body longer than its content-length ({-remaining} bytes too many)"
+                )
             if not more and remaining:
-                raise ResponseError(
-                    f"response ended {remaining} bytes short of its content-length")
+                raise ResponseError(f"response ended {remaining} bytes short of its content-length")
             self._remaining = remaining
         self.headers_sent = True
         trailers_follow = not more and self.trailers and framing is _FRAMING_CHUNKED
@@ -322,13 +346,18 @@ class ResponseWriter:
         """
         special = self._special
         if b"content-length" in special and int(special[b"content-length"]) != size:
-            raise ResponseError(f"content-length {special[b'content-length']!r} does not match "
-                                f"the file's {size} bytes")
+            raise ResponseError(
+                f"content-length {special[b'content-length']!r} does not match "
+                f"the file's {size} bytes"
+            )
         if b"transfer-encoding" in special:
             raise ResponseError("pathsend cannot be used with transfer-encoding")
         line = b"" if b"content-length" in special else b"content-length: %d\r\n" % size
-        self._framing = _FRAMING_NONE if (
-            self._head_only or self.status in _NO_BODY_STATUS) else _FRAMING_LENGTH
+        self._framing = (
+            _FRAMING_NONE
+            if (self._head_only or self.status in _NO_BODY_STATUS)
+            else _FRAMING_LENGTH
+        )
         self.headers_sent = True
         self.complete = True
         if self._framing is _FRAMING_LENGTH:

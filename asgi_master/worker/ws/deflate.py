@@ -39,8 +39,9 @@ class ServerDeflate(PerMessageDeflate):
     def enabled(self) -> bool:
         return True
 
-    def frame_inbound_header(self, proto: FrameDecoder | FrameProtocol, opcode: Opcode,
-                             rsv: RsvBits, payload_length: int) -> CloseReason | RsvBits:
+    def frame_inbound_header(
+        self, proto: FrameDecoder | FrameProtocol, opcode: Opcode, rsv: RsvBits, payload_length: int
+    ) -> CloseReason | RsvBits:
         if opcode.iscontrol():
             self._inbound_is_compressible = False
             if rsv.rsv1:
@@ -48,14 +49,16 @@ class ServerDeflate(PerMessageDeflate):
             return RsvBits(False, False, False)
         return super().frame_inbound_header(proto, opcode, rsv, payload_length)
 
-    def frame_inbound_payload_data(self, proto: FrameDecoder | FrameProtocol, data: bytes
-                                   ) -> bytes | CloseReason:
+    def frame_inbound_payload_data(
+        self, proto: FrameDecoder | FrameProtocol, data: bytes
+    ) -> bytes | CloseReason:
         if self.discard:
             return b""
         return super().frame_inbound_payload_data(proto, data)
 
-    def frame_inbound_complete(self, proto: FrameDecoder | FrameProtocol, fin: bool
-                               ) -> bytes | CloseReason | None:
+    def frame_inbound_complete(
+        self, proto: FrameDecoder | FrameProtocol, fin: bool
+    ) -> bytes | CloseReason | None:
         if not self._inbound_is_compressible:
             return None
         if self.discard:
@@ -64,12 +67,18 @@ class ServerDeflate(PerMessageDeflate):
             return None
         return super().frame_inbound_complete(proto, fin)
 
-    def frame_outbound(self, proto: FrameDecoder | FrameProtocol, opcode: Opcode,
-                       rsv: RsvBits, data: bytes, fin: bool) -> tuple[RsvBits, bytes]:
+    def frame_outbound(
+        self,
+        proto: FrameDecoder | FrameProtocol,
+        opcode: Opcode,
+        rsv: RsvBits,
+        data: bytes,
+        fin: bool,
+    ) -> tuple[RsvBits, bytes]:
         if self._compressor is None and opcode in (Opcode.TEXT, Opcode.BINARY):
             self._compressor = zlib.compressobj(
-                zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -self.server_max_window_bits,
-                MEM_LEVEL)
+                zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -self.server_max_window_bits, MEM_LEVEL
+            )
         return super().frame_outbound(proto, opcode, rsv, data, fin)
 
 

@@ -103,8 +103,12 @@ class FrameScanner:
         self._head, self._head_size, self._owed = b"", 0, 0
         return data
 
-    def feed(self, data: bytes, on_message: Callable[[int, bytes], bool],
-             on_other: Callable[[bytes], bool]) -> bool:
+    def feed(
+        self,
+        data: bytes,
+        on_message: Callable[[int, bytes], bool],
+        on_other: Callable[[bytes], bool],
+    ) -> bool:
         """Scan ``data``; False if a callback stopped the scan."""
         if self._buffer:
             data = self._buffer + data
@@ -114,13 +118,13 @@ class FrameScanner:
         while pos < end:
             if self._head_size or self._owed:
                 if self._head_size:
-                    chunk = data[pos:pos + self._head_size - len(self._head)]
+                    chunk = data[pos : pos + self._head_size - len(self._head)]
                     self._head += chunk
                     if len(self._head) == self._head_size:
                         self._owed = _payload_length(self._head)
                         self._head, self._head_size = b"", 0
                 else:
-                    chunk = data[pos:pos + self._owed]
+                    chunk = data[pos : pos + self._owed]
                     self._owed -= len(chunk)
                 pos += len(chunk)
                 if not on_other(chunk):
@@ -140,19 +144,22 @@ class FrameScanner:
                 # a length in a longer form than it needs is a protocol error: wsproto's to tell
                 shortest = True
                 if length == 126:
-                    length = int.from_bytes(data[pos + 2:pos + 4], "big")
+                    length = int.from_bytes(data[pos + 2 : pos + 4], "big")
                     shortest = length >= 126
                 elif length == 127:
-                    length = int.from_bytes(data[pos + 2:pos + 10], "big")
+                    length = int.from_bytes(data[pos + 2 : pos + 10], "big")
                     shortest = length >= 0x10000
                 stop = pos + head + length
                 # an incomplete text frame goes to wsproto, whose UTF-8 check fails the
                 # connection on the first bad byte instead of once the frame is whole
-                if shortest and length <= self.max_payload and (
-                        stop <= end or first == FIN_BINARY or end - pos < head):
+                if (
+                    shortest
+                    and length <= self.max_payload
+                    and (stop <= end or first == FIN_BINARY or end - pos < head)
+                ):
                     if stop > end:
                         break
-                    payload = unmask(data[pos + head:stop], data[pos + head - 4:pos + head])
+                    payload = unmask(data[pos + head : stop], data[pos + head - 4 : pos + head])
                     pos = stop
                     if not on_message(first, payload):
                         self._buffer = data[pos:]

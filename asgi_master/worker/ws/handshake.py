@@ -84,9 +84,13 @@ def read_handshake(head: RequestHead) -> HandshakeRequest:
     return HandshakeRequest(key, subprotocols, tuple(values.get(b"sec-websocket-extensions", ())))
 
 
-def accept_response(request: HandshakeRequest, subprotocol: object,
-                    headers: Iterable[Iterable[bytes]], extensions: bytes | None,
-                    server_line: bytes = SERVER_LINE) -> bytes:
+def accept_response(
+    request: HandshakeRequest,
+    subprotocol: object,
+    headers: Iterable[Iterable[bytes]],
+    extensions: bytes | None,
+    server_line: bytes = SERVER_LINE,
+) -> bytes:
     """The ``101 Switching Protocols`` response for the app's ``websocket.accept``."""
     lines = [
         b"HTTP/1.1 101 Switching Protocols\r\n",
@@ -98,8 +102,9 @@ def accept_response(request: HandshakeRequest, subprotocol: object,
     if subprotocol is not None:
         if not isinstance(subprotocol, str) or subprotocol not in request.subprotocols:
             offered = ", ".join(request.subprotocols) or "none"
-            raise AcceptError(f"subprotocol {subprotocol!r} was not offered by the client "
-                              f"(offered: {offered})")
+            raise AcceptError(
+                f"subprotocol {subprotocol!r} was not offered by the client (offered: {offered})"
+            )
         lines.append(b"sec-websocket-protocol: %s\r\n" % subprotocol.encode("ascii"))
     if extensions:
         lines.append(b"sec-websocket-extensions: %s\r\n" % extensions)
@@ -114,8 +119,10 @@ def accept_response(request: HandshakeRequest, subprotocol: object,
             raise AcceptError(f"header {pair!r} is not a valid header field")
         name = name.lower()
         if name in _RESERVED or name.startswith(b"sec-websocket-"):
-            raise AcceptError(f"header {name.decode()!r} belongs to the handshake (a "
-                              f"subprotocol goes in 'subprotocol')")
+            raise AcceptError(
+                f"header {name.decode()!r} belongs to the handshake (a "
+                f"subprotocol goes in 'subprotocol')"
+            )
         lines.append(b"%s: %s\r\n" % (name, value))
     lines.append(b"\r\n")
     return b"".join(lines)

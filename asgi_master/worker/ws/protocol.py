@@ -37,8 +37,13 @@ GOING_AWAY: Final = 1001
 class WebSocketProtocol(asyncio.Protocol):
     """One upgraded connection; it takes over the transport from ``HTTPProtocol``."""
 
-    def __init__(self, ctx: ServerContext, transport: asyncio.Transport,
-                 session: WebSocketSession, scope: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        ctx: ServerContext,
+        transport: asyncio.Transport,
+        session: WebSocketSession,
+        scope: dict[str, Any],
+    ) -> None:
         self.ctx = ctx
         self.loop = ctx.loop
         self.transport = transport
@@ -111,15 +116,22 @@ class WebSocketProtocol(asyncio.Protocol):
         except BaseException as exc:
             failed = True
             if not isinstance(exc, asyncio.CancelledError):
-                log.error("Exception in ASGI app (WebSocket %s): %s", self.session.state.value,
-                          self.scope["path"], exc_info=exc)
+                log.error(
+                    "Exception in ASGI app (WebSocket %s): %s",
+                    self.session.state.value,
+                    self.scope["path"],
+                    exc_info=exc,
+                )
             if not isinstance(exc, Exception):
                 self._app_ended(failed)
                 raise
         else:
             if self.session.state in (SessionState.CONNECTING, SessionState.RESPONDING):
-                log.error("ASGI app returned with the WebSocket %s: %s",
-                          self.session.state.value, self.scope["path"])
+                log.error(
+                    "ASGI app returned with the WebSocket %s: %s",
+                    self.session.state.value,
+                    self.scope["path"],
+                )
         self._app_ended(failed)
 
     def _app_ended(self, failed: bool) -> None:
@@ -163,8 +175,9 @@ class WebSocketProtocol(asyncio.Protocol):
         state = session.state
         if state is SessionState.OPEN:
             if self._ping_timer is None and self.ctx.websocket.ping_interval > 0:
-                self._ping_timer = self.loop.call_later(self.ctx.websocket.ping_interval,
-                                                        self._ping)
+                self._ping_timer = self.loop.call_later(
+                    self.ctx.websocket.ping_interval, self._ping
+                )
         elif state is SessionState.CLOSING and self._close_timer is None:
             timeout = self.ctx.websocket.drain_timeout if self._draining else CLOSE_TIMEOUT
             self._close_timer = self.loop.call_later(timeout, self._close_timed_out)
@@ -220,8 +233,12 @@ class WebSocketProtocol(asyncio.Protocol):
     def _pong_due(self) -> None:
         self._pong_timer = None
         if self.session.awaiting_pong:
-            log.info("WebSocket %s from %s: no pong within %gs, closing", self.scope["path"],
-                     _client(self.scope), self.ctx.websocket.ping_timeout)
+            log.info(
+                "WebSocket %s from %s: no pong within %gs, closing",
+                self.scope["path"],
+                _client(self.scope),
+                self.ctx.websocket.ping_timeout,
+            )
             self.session.ping_timed_out()
             self._sync()
 
@@ -245,8 +262,10 @@ class WebSocketProtocol(asyncio.Protocol):
             return
         self._draining = True
         restart = self.ctx.drain_reason == "restart"
-        self.session.server_close(SERVICE_RESTART if restart else GOING_AWAY,
-                                  "service restart" if restart else "server shutting down")
+        self.session.server_close(
+            SERVICE_RESTART if restart else GOING_AWAY,
+            "service restart" if restart else "server shutting down",
+        )
         self._sync()
 
     def close_if_idle(self, now: float, idle_for: float) -> None:
@@ -270,15 +289,20 @@ class WebSocketProtocol(asyncio.Protocol):
         session = self.session
         duration = time.monotonic() - self.start_time
         if ctx.access_format is not None:
-            access_log.info("%s", ctx.access_format.render(scope, session.status,
-                                                           session.bytes_sent, duration))
+            access_log.info(
+                "%s", ctx.access_format.render(scope, session.status, session.bytes_sent, duration)
+            )
             return
         query = scope["query_string"]
         access_log.info(
             '%s - "GET %s%s HTTP/%s" %d %d %.1fms',
-            _client(scope), scope["path"],
+            _client(scope),
+            scope["path"],
             "?" + query.decode("ascii", "replace") if query else "",
-            scope["http_version"], session.status, session.bytes_sent, duration * 1000,
+            scope["http_version"],
+            session.status,
+            session.bytes_sent,
+            duration * 1000,
         )
 
 

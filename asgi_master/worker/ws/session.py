@@ -51,10 +51,15 @@ QUEUE_HIGH_WATER: Final = 1024 * 1024
 #: small compressed frame cannot inflate far past the message size limit before it is checked
 DEFLATE_SLICE: Final = 8 * 1024
 ABNORMAL_CLOSURE: Final = 1006
-_APP_TYPES: Final = frozenset({
-    "websocket.accept", "websocket.send", "websocket.close", "websocket.http.response.start",
-    "websocket.http.response.body",
-})
+_APP_TYPES: Final = frozenset(
+    {
+        "websocket.accept",
+        "websocket.send",
+        "websocket.close",
+        "websocket.http.response.start",
+        "websocket.http.response.body",
+    }
+)
 
 
 class SessionState(enum.Enum):
@@ -100,24 +105,52 @@ _WS_CLOSED: Final = ConnectionState.CLOSED
 def valid_close_code(code: object) -> bool:
     """A code an endpoint may put in a close frame (RFC 6455 7.4, with the IANA registry's
     1012-1014)."""
-    return type(code) is int and (1000 <= code <= 1003 or 1007 <= code <= 1014
-                                  or 3000 <= code <= 4999)
+    return type(code) is int and (
+        1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
+    )
 
 
 class WebSocketSession:
     """The state of one WebSocket connection between the network and the app."""
 
     __slots__ = (
-        "_app_closed", "_close_after_accept", "_close_code", "_close_reason", "_conn",
-        "_deflate", "_disconnect", "_extensions", "_failed", "_fast_frames", "_gone", "_inbox",
-        "_out", "_part_size", "_parts", "_pending", "_ping_payload", "_queued_bytes",
-        "_scanner", "_writer",
-        "bytes_sent", "request", "server_line", "settings", "state", "status",
+        "_app_closed",
+        "_close_after_accept",
+        "_close_code",
+        "_close_reason",
+        "_conn",
+        "_deflate",
+        "_disconnect",
+        "_extensions",
+        "_failed",
+        "_fast_frames",
+        "_gone",
+        "_inbox",
+        "_out",
+        "_part_size",
+        "_parts",
+        "_pending",
+        "_ping_payload",
+        "_queued_bytes",
+        "_scanner",
+        "_writer",
+        "bytes_sent",
+        "request",
+        "server_line",
+        "settings",
+        "state",
+        "status",
         "transport_action",
     )
 
-    def __init__(self, request: HandshakeRequest, settings: WebSocketSettings,
-                 server_line: bytes = SERVER_LINE, *, fast_frames: bool = True) -> None:
+    def __init__(
+        self,
+        request: HandshakeRequest,
+        settings: WebSocketSettings,
+        server_line: bytes = SERVER_LINE,
+        *,
+        fast_frames: bool = True,
+    ) -> None:
         self.request = request
         self.settings = settings
         #: the ``server:`` header line of the responses (empty when turned off)
@@ -167,8 +200,11 @@ class WebSocketSession:
     @property
     def inbox_full(self) -> bool:
         """Enough waits for the app: stop reading from the peer until it catches up."""
-        return (len(self._inbox) >= MAX_QUEUE or self._queued_bytes >= QUEUE_HIGH_WATER
-                or len(self._pending) >= QUEUE_HIGH_WATER)
+        return (
+            len(self._inbox) >= MAX_QUEUE
+            or self._queued_bytes >= QUEUE_HIGH_WATER
+            or len(self._pending) >= QUEUE_HIGH_WATER
+        )
 
     @property
     def awaiting_pong(self) -> bool:
@@ -218,7 +254,7 @@ class WebSocketSession:
         for start in range(0, len(data), step):
             if conn.state not in (_WS_OPEN, _WS_LOCAL_CLOSING):
                 return
-            conn.receive_data(data[start:start + step] if step < len(data) else data)
+            conn.receive_data(data[start : start + step] if step < len(data) else data)
             self._process_events(conn)
             if self._failed:
                 return
@@ -246,16 +282,17 @@ class WebSocketSession:
         assert conn is not None
         conn.receive_data(data)
         self._process_events(conn)
-        return (not self._failed and self.state is _OPEN
-                and conn.state is _WS_OPEN)
+        return not self._failed and self.state is _OPEN and conn.state is _WS_OPEN
 
     def connection_lost(self) -> None:
         """The TCP connection is gone (or the peer closed its side)."""
         self._gone = True
         if self.state is not _CLOSED:
             closing = self.state is _CLOSING
-            self._finish(self._close_code if closing else ABNORMAL_CLOSURE,
-                         self._close_reason if closing else "")
+            self._finish(
+                self._close_code if closing else ABNORMAL_CLOSURE,
+                self._close_reason if closing else "",
+            )
 
     def _process_events(self, conn: Connection) -> None:
         for event in conn.events():
@@ -313,8 +350,10 @@ class WebSocketSession:
         if isinstance(event, TextMessage):
             message = {"type": "websocket.receive", "text": "".join(cast(list[str], self._parts))}
         else:
-            message = {"type": "websocket.receive",
-                       "bytes": b"".join(cast(list[bytes], self._parts))}
+            message = {
+                "type": "websocket.receive",
+                "bytes": b"".join(cast(list[bytes], self._parts)),
+            }
         self._parts = []
         self._part_size = 0
         self._inbox.append((message, total))
@@ -364,7 +403,8 @@ class WebSocketSession:
             if self._gone and not self._app_closed and kind in _APP_TYPES:
                 raise ClientDisconnected("the WebSocket connection is closed")
             raise ASGIMessageError(
-                f"unexpected {kind!r} message while the WebSocket is {self.state.value}")
+                f"unexpected {kind!r} message while the WebSocket is {self.state.value}"
+            )
         handler(self, message)
 
     def app_ended(self, failed: bool) -> None:
@@ -389,15 +429,21 @@ class WebSocketSession:
     def _on_accept(self, message: Message) -> None:
         headers = message.get("headers") or ()
         try:
-            response = accept_response(self.request, message.get("subprotocol"), headers,
-                                       self._extensions, self.server_line)
+            response = accept_response(
+                self.request,
+                message.get("subprotocol"),
+                headers,
+                self._extensions,
+                self.server_line,
+            )
         except AcceptError as exc:
             raise ASGIMessageError(f"websocket.accept: {exc}") from None
         self._out.append(response)
         self.status = 101
         self.state = _OPEN
-        self._conn = Connection(ConnectionType.SERVER,
-                                [self._deflate] if self._deflate is not None else None)
+        self._conn = Connection(
+            ConnectionType.SERVER, [self._deflate] if self._deflate is not None else None
+        )
         if self._fast_frames:
             self._scanner = FrameScanner(self.settings.max_message_size)
         pending = bytes(self._pending)
@@ -435,8 +481,9 @@ class WebSocketSession:
         assert writer is not None
         body = message.get("body", b"")
         if not isinstance(body, bytes | bytearray | memoryview):
-            raise ASGIMessageError(f"websocket.http.response.body 'body' must be bytes, not "
-                                   f"{type(body).__name__}")
+            raise ASGIMessageError(
+                f"websocket.http.response.body 'body' must be bytes, not {type(body).__name__}"
+            )
         more = bool(message.get("more_body", False))
         try:
             data = writer.body(bytes(body), more)
@@ -457,14 +504,16 @@ class WebSocketSession:
             raise ASGIMessageError("websocket.send needs exactly one of 'bytes' and 'text'")
         if text is not None:
             if not isinstance(text, str):
-                raise ASGIMessageError(f"websocket.send 'text' must be str, not "
-                                       f"{type(text).__name__}")
+                raise ASGIMessageError(
+                    f"websocket.send 'text' must be str, not {type(text).__name__}"
+                )
             first_byte, payload = FIN_TEXT, text.encode("utf-8")
             self.bytes_sent += len(text)
         else:
             if not isinstance(data, bytes | bytearray | memoryview):
-                raise ASGIMessageError(f"websocket.send 'bytes' must be bytes, not "
-                                       f"{type(data).__name__}")
+                raise ASGIMessageError(
+                    f"websocket.send 'bytes' must be bytes, not {type(data).__name__}"
+                )
             first_byte, payload = FIN_BINARY, bytes(data)
             self.bytes_sent += len(data)
         conn = self._conn
@@ -481,11 +530,13 @@ class WebSocketSession:
         code = 1000 if code is None else code
         reason = message.get("reason") or ""
         if not valid_close_code(code):
-            raise ASGIMessageError(f"websocket.close: {code!r} is not a close code an "
-                                   f"endpoint may send")
+            raise ASGIMessageError(
+                f"websocket.close: {code!r} is not a close code an endpoint may send"
+            )
         if not isinstance(reason, str):
-            raise ASGIMessageError(f"websocket.close 'reason' must be str, not "
-                                   f"{type(reason).__name__}")
+            raise ASGIMessageError(
+                f"websocket.close 'reason' must be str, not {type(reason).__name__}"
+            )
         self._app_closed = True
         self._close(code, reason, wait=True)
 
@@ -522,10 +573,8 @@ _Handler = Callable[[WebSocketSession, Message], None]
 _TRANSITIONS: Final[dict[tuple[SessionState, str], _Handler]] = {
     (_CONNECTING, "websocket.accept"): WebSocketSession._on_accept,
     (_CONNECTING, "websocket.close"): WebSocketSession._on_deny,
-    (_CONNECTING, "websocket.http.response.start"):
-        WebSocketSession._on_response_start,
-    (_RESPONDING, "websocket.http.response.body"):
-        WebSocketSession._on_response_body,
+    (_CONNECTING, "websocket.http.response.start"): WebSocketSession._on_response_start,
+    (_RESPONDING, "websocket.http.response.body"): WebSocketSession._on_response_body,
     (_OPEN, "websocket.send"): WebSocketSession._on_send,
     (_OPEN, "websocket.close"): WebSocketSession._on_close,
 }
