@@ -7,7 +7,7 @@ import os
 import sys
 from typing import cast
 
-from .http.cycle import ASGIApp
+from .asgi import ASGIApp
 from .wsgi import WSGIAdapterMissing, detect_interface, wrap_wsgi
 
 

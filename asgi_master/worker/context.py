@@ -7,18 +7,16 @@ import bisect
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from ..channel import DURATION_BUCKETS
 from ..config import Config
+from .asgi import HTTP_EXTENSIONS, ASGIApp
 from .http.accesslog import AccessLogFormat
 from .http.proxy import ProxyTrust
 from .http.reader import Limits
 from .http.writer import SERVER_LINE
 from .tls import build_ssl_context
-
-if TYPE_CHECKING:
-    from .http.cycle import ASGIApp
 
 
 class Connection(Protocol):
@@ -116,8 +114,6 @@ class ServerContext:
         cls, config: Config, app: ASGIApp, loop: asyncio.AbstractEventLoop, state: dict[str, Any]
     ) -> ServerContext:
         """The context of a worker serving ``app`` with ``config``."""
-        from .http.protocol import HTTP_EXTENSIONS
-
         return cls(
             app=app,
             loop=loop,

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
-from .http.cycle import ASGIApp, Message
+from .asgi import LIFESPAN_VERSION, ASGIApp, Message
 
 log = logging.getLogger("asgi_master.error")
 
@@ -35,7 +35,7 @@ class Lifespan:
             return
         scope = {
             "type": "lifespan",
-            "asgi": {"version": "3.0", "spec_version": "2.0"},
+            "asgi": LIFESPAN_VERSION,
             "state": self.state,
         }
         self._task = asyncio.get_running_loop().create_task(self._run(scope))

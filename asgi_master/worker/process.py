@@ -27,8 +27,8 @@ from ..config import Config
 from ..logs import reopen as reopen_logs
 from ..logs import setup as setup_logs
 from .app import AppLoadError, load_app
+from .asgi import ASGIApp
 from .context import ServerContext
-from .http.cycle import ASGIApp
 from .http.protocol import DRAIN_IDLE_GRACE, HTTPProtocol
 from .lifespan import Lifespan, LifespanFailure
 

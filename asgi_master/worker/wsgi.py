@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Literal, cast
 
-from .http.cycle import ASGIApp
+from .asgi import ASGIApp
 
 Interface = Literal["asgi3", "wsgi"]
 

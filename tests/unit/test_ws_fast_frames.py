@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, TextMessage
 
+from asgi_master.worker.asgi import ASGIMessageError, ClientDisconnected
 from asgi_master.worker.context import WebSocketSettings
-from asgi_master.worker.http.cycle import ASGIMessageError, ClientDisconnected
 from asgi_master.worker.ws.frames import (
     FIN_BINARY,
     FIN_TEXT,

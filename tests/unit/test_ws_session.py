@@ -8,8 +8,8 @@ from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 from wsproto.utilities import generate_accept_token
 
+from asgi_master.worker.asgi import ASGIMessageError, ClientDisconnected
 from asgi_master.worker.context import WebSocketSettings
-from asgi_master.worker.http.cycle import ASGIMessageError, ClientDisconnected
 from asgi_master.worker.ws.handshake import HandshakeRequest
 from asgi_master.worker.ws.session import (
     MAX_QUEUE,

@@ -15,31 +15,20 @@ import logging
 import os
 import time
 import traceback
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Final
 
-from .writer import ResponseError, ResponseWriter
+from ..asgi import ASGIApp, ASGIMessageError, ClientDisconnected, Message, ResponseError
+from .writer import ResponseWriter
 
 if TYPE_CHECKING:
     from .protocol import HTTPProtocol
 
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Message, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("asgi_master.error")
 
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 _DISCONNECT: Final = {"type": "http.disconnect"}
-
-
-class ClientDisconnected(OSError):
-    """``send`` was called after the client went away (ASGI spec 2.4: an OSError subclass)."""
-
-
-class ASGIMessageError(RuntimeError):
-    """The app sent a message that is malformed or not allowed in the cycle's state."""
 
 
 class ResponseState(enum.Enum):

@@ -17,8 +17,9 @@ import time
 from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import unquote
 
+from ..asgi import ASGI_VERSION, ASGIMessageError, ClientDisconnected
 from ..tls import tls_scope_extension
-from .cycle import ASGIMessageError, ClientDisconnected, RequestCycle
+from .cycle import RequestCycle
 from .head import RequestHead
 from .reader import CLOSED, END_OF_BODY, NEED_DATA, PAUSED, Body, ProtocolError, RequestReader
 from .writer import ResponseWriter, simple_response
@@ -34,12 +35,6 @@ READ_HIGH_WATER: Final = 64 * 1024
 #: client sent it as we decided to close): closing it now would drop that request
 DRAIN_IDLE_GRACE: Final = 0.5
 WRITE_HIGH_WATER: Final = 64 * 1024
-_ASGI: Final = {"version": "3.0", "spec_version": "2.4"}
-HTTP_EXTENSIONS: Final[dict[str, dict[str, Any]]] = {
-    "http.response.trailers": {},
-    "http.response.pathsend": {},
-    "http.response.early_hint": {},
-}
 _RETRY_AFTER: Final = b"retry-after: 1\r\n"
 #: how much of a file one os.sendfile call may send (it returns early on a full socket anyway)
 _SENDFILE_CHUNK: Final = 1 << 22
@@ -222,7 +217,7 @@ class HTTPProtocol(asyncio.Protocol):
         root_path = ctx.root_path
         scope = {
             "type": "http",
-            "asgi": _ASGI,
+            "asgi": ASGI_VERSION,
             "http_version": head.http_version,
             "server": self._server,
             "client": self._client,

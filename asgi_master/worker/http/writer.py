@@ -22,6 +22,8 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import Final
 
+from ..asgi import ResponseError
+
 _TOKEN: Final = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
 _BAD_VALUE: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
@@ -38,10 +40,6 @@ _JOIN_LIMIT: Final = 8192
 # Validated header names and their lowercase form; apps send the same few names every time.
 _NAME_CACHE: dict[bytes, bytes] = {}
 _NAME_CACHE_MAX: Final = 512
-
-
-class ResponseError(Exception):
-    """The application sent a response that cannot be put on the wire as given."""
 
 
 class _Framing(enum.Enum):

@@ -17,7 +17,7 @@ import struct
 import time
 from typing import TYPE_CHECKING, Any, Final
 
-from ..http.cycle import ClientDisconnected, Message
+from ..asgi import ClientDisconnected, Message
 from .session import SessionState, TransportAction, WebSocketSession
 
 if TYPE_CHECKING:

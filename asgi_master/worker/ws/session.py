@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Final, cast
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 
-from ..http.cycle import ASGIMessageError, ClientDisconnected, Message
-from ..http.writer import SERVER_LINE, ResponseError, ResponseWriter, simple_response
+from ..asgi import ASGIMessageError, ClientDisconnected, Message, ResponseError
+from ..http.writer import SERVER_LINE, ResponseWriter, simple_response
 from .deflate import ServerDeflate, negotiate
 from .frames import FIN_BINARY, FIN_TEXT, FrameScanner, data_frame
 from .handshake import AcceptError, HandshakeRequest, accept_response
