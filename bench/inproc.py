@@ -16,7 +16,8 @@ import time
 
 import uvloop
 
-from asgi_master.worker.context import ServerContext
+from asgi_master.config import Config
+from asgi_master.worker.context import WorkerSettings, WorkerState
 from asgi_master.worker.http.protocol import HTTPProtocol
 
 REQUEST = (
@@ -61,8 +62,8 @@ class SinkTransport(asyncio.Transport):
 
 async def run(requests: int) -> float:
     loop = asyncio.get_running_loop()
-    ctx = ServerContext(app=hello, loop=loop, access_log=False)
-    protocol = HTTPProtocol(ctx)
+    settings = WorkerSettings.from_config(Config(access_log=False))
+    protocol = HTTPProtocol(WorkerState(settings, hello, loop))
     transport = SinkTransport()
     protocol.connection_made(transport)
     started = time.perf_counter()

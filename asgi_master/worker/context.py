@@ -1,4 +1,8 @@
-"""What every connection of a worker shares: the app, per-worker settings and live counters."""
+"""What every connection of a worker shares: the settings it serves with, built once from the
+``Config`` (``WorkerSettings``, frozen), and the worker's live state (``WorkerState``: the app,
+open connections, running tasks, counters, the drain). Defaults live in the settings table
+(config/settings.py) only: everything here is built from a ``Config``.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,8 @@ from typing import Any, Protocol
 
 from ..channel import DURATION_BUCKETS
 from ..config import Config
+from .accesslog import AccessLog
 from .asgi import HTTP_EXTENSIONS, ASGIApp
-from .http.accesslog import AccessLogFormat
 from .http.proxy import ProxyTrust
 from .http.reader import Limits
 from .http.writer import SERVER_LINE
@@ -36,24 +40,86 @@ class Connection(Protocol):
 class WebSocketSettings:
     """The ``websocket_*`` settings as the WebSocket layer reads them (0 disables a limit)."""
 
-    max_message_size: int = 16 * 1024 * 1024
-    ping_interval: float = 20.0
-    ping_timeout: float = 20.0
-    per_message_deflate: bool = True
-    drain_timeout: float = 5.0
+    max_message_size: int
+    ping_interval: float
+    ping_timeout: float
+    per_message_deflate: bool
+    drain_timeout: float
+
+    @classmethod
+    def from_config(cls, config: Config) -> WebSocketSettings:
+        return cls(
+            max_message_size=config.websocket_max_message_size,
+            ping_interval=config.websocket_ping_interval,
+            ping_timeout=config.websocket_ping_timeout,
+            per_message_deflate=config.websocket_per_message_deflate,
+            drain_timeout=config.websocket_drain_timeout,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """The settings connections read on every request, in the form they use them."""
+
+    root_path: str
+    keepalive_timeout: float
+    request_header_timeout: float
+    limit_concurrency: int
+    debug: bool
+    limits: Limits
+    websocket: WebSocketSettings
+    #: the ``server:`` line of every response (empty with ``server_header = false``)
+    server_line: bytes
+    #: ``scope["extensions"]`` of HTTP requests (``tls`` is added per TLS connection)
+    extensions: dict[str, Any]
+    #: proxy headers are applied from trusted peers (None: ``proxy_headers = false``)
+    proxy: ProxyTrust | None
+    #: access-log lines (None: ``access_log = false``)
+    access_log: AccessLog | None
+    #: TLS on the listening sockets (None: plain TCP)
+    ssl: ssl.SSLContext | None
+    #: raw path -> "live" or "ready" for the paths the worker answers itself
+    health_paths: dict[bytes, str]
+    health_access_log: bool
+    #: request durations are counted into a histogram (a metrics endpoint wants them)
+    durations: bool
+
+    @classmethod
+    def from_config(cls, config: Config) -> WorkerSettings:
+        """The settings of a worker serving with ``config``."""
+        return cls(
+            root_path=config.root_path,
+            keepalive_timeout=config.keepalive_timeout,
+            request_header_timeout=config.request_header_timeout,
+            limit_concurrency=config.limit_concurrency,
+            debug=config.debug,
+            limits=Limits.from_config(config),
+            websocket=WebSocketSettings.from_config(config),
+            server_line=SERVER_LINE if config.server_header else b"",
+            extensions=dict(HTTP_EXTENSIONS),
+            proxy=ProxyTrust(config.forwarded_allow_ips) if config.proxy_headers else None,
+            access_log=AccessLog.from_config(config),
+            ssl=build_ssl_context(config),
+            health_paths={
+                path.encode("ascii"): kind
+                for path, kind in (
+                    (config.health_live_path, "live"),
+                    (config.health_ready_path, "ready"),
+                )
+                if path
+            },
+            health_access_log=config.health_access_log,
+            durations=bool(config.metrics_bind),
+        )
 
 
 @dataclass(slots=True, eq=False)
-class ServerContext:
-    """Shared state of one worker's server; connections read it on every request."""
+class WorkerState:
+    """The live state of one worker's server; connections read and update it."""
 
+    settings: WorkerSettings
     app: ASGIApp
     loop: asyncio.AbstractEventLoop
-    root_path: str = ""
-    keepalive_timeout: float = 5.0
-    access_log: bool = True
-    limits: Limits = field(default_factory=Limits)
-    websocket: WebSocketSettings = field(default_factory=WebSocketSettings)
     #: the lifespan ``state``; each request scope gets a shallow copy
     state: dict[str, Any] = field(default_factory=dict)
     #: every open connection, HTTP or WebSocket (see ``Connection``)
@@ -70,34 +136,35 @@ class ServerContext:
     retire_after: int = 0
     #: called once when ``retire_after`` is reached
     on_retire: Callable[[], None] | None = None
-    request_header_timeout: float = 10.0
-    limit_concurrency: int = 0
-    debug: bool = False
-    #: the ``server:`` line of every response (empty with ``server_header = false``)
-    server_line: bytes = SERVER_LINE
-    #: ``scope["extensions"]`` of HTTP requests
-    extensions: dict[str, Any] = field(default_factory=dict)
-    #: proxy headers are applied from trusted peers (None: ``proxy_headers = false``)
-    proxy: ProxyTrust | None = None
-    #: the access-log line's format (None: the built-in line)
-    access_format: AccessLogFormat | None = None
-    #: TLS on the listening sockets (None: plain TCP)
-    ssl: ssl.SSLContext | None = None
-    #: raw path -> "live" or "ready" for the paths the worker answers itself
-    health_paths: dict[bytes, str] = field(default_factory=dict)
-    health_access_log: bool = False
     #: false during ``shutdown_delay`` and the drain: the ready path answers 503
     ready: bool = True
     #: request-duration histogram (counts per bucket of DURATION_BUCKETS + one above) and the
     #: sum of durations; None when no metrics endpoint wants them
     durations: list[int] | None = None
     duration_sum: float = 0.0
+    #: debug pages for app errors (``debug``), read by every request cycle
+    debug: bool = False
 
-    def observe(self, seconds: float) -> None:
-        """Count one request's duration into the histogram."""
-        assert self.durations is not None
-        self.durations[bisect.bisect_left(DURATION_BUCKETS, seconds)] += 1
-        self.duration_sum += seconds
+    def __post_init__(self) -> None:
+        self.debug = self.settings.debug
+        if self.settings.durations and self.durations is None:
+            self.durations = [0] * (len(DURATION_BUCKETS) + 1)
+
+    def over_capacity(self) -> bool:
+        """``limit_concurrency`` is reached: a new request or WebSocket gets a 503."""
+        limit = self.settings.limit_concurrency
+        return bool(limit) and (len(self.tasks) >= limit or len(self.connections) > limit)
+
+    def response_done(self, duration: float | None) -> None:
+        """One response went out (the app's or the server's): count it, time it (unless
+        ``duration`` is None: a WebSocket session), and ask for retirement when the
+        ``max_requests`` budget is spent."""
+        if self.durations is not None and duration is not None:
+            self.durations[bisect.bisect_left(DURATION_BUCKETS, duration)] += 1
+            self.duration_sum += duration
+        self.requests_served += 1
+        if self.requests_served == self.retire_after and self.on_retire is not None:
+            self.on_retire()
 
     def stats(self) -> str:
         """The STATS message the worker sends its master every second."""
@@ -108,56 +175,3 @@ class ServerContext:
                 f" duration_sum={self.duration_sum:.6f}"
             )
         return text
-
-    @classmethod
-    def from_config(
-        cls, config: Config, app: ASGIApp, loop: asyncio.AbstractEventLoop, state: dict[str, Any]
-    ) -> ServerContext:
-        """The context of a worker serving ``app`` with ``config``."""
-        return cls(
-            app=app,
-            loop=loop,
-            root_path=config.root_path,
-            keepalive_timeout=config.keepalive_timeout,
-            access_log=config.access_log,
-            limits=Limits(
-                max_line=config.limit_request_line,
-                max_fields=config.limit_request_fields,
-                max_field_size=config.limit_request_field_size,
-                max_body=config.limit_request_body,
-            ),
-            state=state,
-            request_header_timeout=config.request_header_timeout,
-            limit_concurrency=config.limit_concurrency,
-            debug=config.debug,
-            server_line=SERVER_LINE if config.server_header else b"",
-            extensions=dict(HTTP_EXTENSIONS),
-            websocket=WebSocketSettings(
-                max_message_size=config.websocket_max_message_size,
-                ping_interval=config.websocket_ping_interval,
-                ping_timeout=config.websocket_ping_timeout,
-                per_message_deflate=config.websocket_per_message_deflate,
-                drain_timeout=config.websocket_drain_timeout,
-            ),
-            proxy=ProxyTrust(config.forwarded_allow_ips) if config.proxy_headers else None,
-            access_format=AccessLogFormat(
-                config.access_log_format, json=config.log_format == "json"
-            ),
-            ssl=build_ssl_context(config),
-            health_paths={
-                path.encode("ascii"): kind
-                for path, kind in (
-                    (config.health_live_path, "live"),
-                    (config.health_ready_path, "ready"),
-                )
-                if path
-            },
-            health_access_log=config.health_access_log,
-            durations=[0] * (len(DURATION_BUCKETS) + 1) if config.metrics_bind else None,
-        )
-
-    def count_request(self) -> None:
-        """One response completed; ask for retirement when the budget is spent."""
-        self.requests_served += 1
-        if self.requests_served == self.retire_after and self.on_retire is not None:
-            self.on_retire()

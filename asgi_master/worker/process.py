@@ -28,9 +28,10 @@ from ..logs import reopen as reopen_logs
 from ..logs import setup as setup_logs
 from .app import AppLoadError, load_app
 from .asgi import ASGIApp
-from .context import ServerContext
+from .context import WorkerSettings, WorkerState
 from .http.protocol import DRAIN_IDLE_GRACE, HTTPProtocol
 from .lifespan import Lifespan, LifespanFailure
+from .ws import UPGRADES
 
 log = logging.getLogger("asgi_master.error")
 
@@ -114,7 +115,9 @@ class Worker:
         self.master_pid = master_pid
         self.loop = loop
         self.lifespan = Lifespan(app, config.lifespan)
-        self.ctx = ServerContext.from_config(config, app, loop, self.lifespan.state)
+        self.ctx = WorkerState(
+            WorkerSettings.from_config(config), app, loop, state=self.lifespan.state
+        )
         if config.max_requests:
             self.ctx.retire_after = config.max_requests + random.randint(
                 0, config.max_requests_jitter
@@ -137,7 +140,7 @@ class Worker:
             return EXIT_BOOT_FAILED
         servers = [
             await self.loop.create_server(
-                self._protocol, sock=sock, backlog=self.config.backlog, ssl=self.ctx.ssl
+                self._protocol, sock=sock, backlog=self.config.backlog, ssl=self.ctx.settings.ssl
             )
             for sock in self.listeners
         ]
@@ -169,7 +172,7 @@ class Worker:
         return EXIT_OK
 
     def _protocol(self) -> HTTPProtocol:
-        return HTTPProtocol(self.ctx)
+        return HTTPProtocol(self.ctx, UPGRADES)
 
     def stop(self, graceful: bool, reason: str = "shutdown") -> None:
         """Begin stopping; a fast stop may overrule a graceful one in progress. ``reason`` is
@@ -194,7 +197,7 @@ class Worker:
         now = self.loop.time()
         ctx = self.ctx
         for conn in list(ctx.connections):
-            conn.close_if_idle(now, ctx.keepalive_timeout)
+            conn.close_if_idle(now, ctx.settings.keepalive_timeout)
         self.channel.send(Kind.STATS, ctx.stats())
         if os.getppid() != self.master_pid:
             log.warning("Worker %d: master is gone, stopping", self.worker_id)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import h11
 
-from asgi_master.worker.context import ServerContext
+from asgi_master.worker.context import WorkerState
 from asgi_master.worker.http.protocol import HTTPProtocol
+from asgi_master.worker.ws import UPGRADES
+from tests.unit.defaults import worker_settings
 
 
 class MemoryTransport(asyncio.Transport):
@@ -53,10 +56,22 @@ class MemoryTransport(asyncio.Transport):
 class Link:
     """One connection: feed client bytes, run the loop, read responses back with h11."""
 
-    def __init__(self, app: Any, **ctx_options: Any) -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        state: dict[str, Any] | None = None,
+        extensions: dict[str, Any] | None = None,
+        **config: Any,
+    ) -> None:
+        """``config``: settings that differ from the defaults (``root_path="/api"``); the
+        access log is off unless ``access_log=True``."""
         self.loop = asyncio.get_running_loop()
-        self.ctx = ServerContext(app=app, loop=self.loop, access_log=False, **ctx_options)
-        self.protocol = HTTPProtocol(self.ctx)
+        settings = worker_settings(**{"access_log": False, **config})
+        if extensions is not None:
+            settings = dataclasses.replace(settings, extensions=extensions)
+        self.ctx = WorkerState(settings, app, self.loop, state=state or {})
+        self.protocol = HTTPProtocol(self.ctx, UPGRADES)
         self.transport = MemoryTransport(self.loop)
         self.transport.protocol = self.protocol
         self.protocol.connection_made(self.transport)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from asgi_master.config.types import split_access_log_template
-from asgi_master.worker.http.accesslog import AccessLogFormat
+from asgi_master.worker.accesslog import AccessLogFormat
 
 
 def scope(

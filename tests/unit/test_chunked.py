@@ -21,6 +21,7 @@ from tests.unit.chunked_bodies import (
     cut_short,
     valid_bodies,
 )
+from tests.unit.defaults import limits
 
 
 @dataclass
@@ -37,9 +38,10 @@ class Decoded:
         return b"".join(self.pieces)
 
 
-def run(raw: bytes, bytewise: bool, *, eof: bool = True, **limits: Any) -> Decoded:
-    """Feed ``raw`` (whole or one byte at a time) and then, if ``eof``, the client's close."""
-    decoder = ChunkedDecoder(**limits)
+def run(raw: bytes, bytewise: bool, *, eof: bool = True, **overrides: Any) -> Decoded:
+    """Feed ``raw`` (whole or one byte at a time) and then, if ``eof``, the client's close;
+    ``overrides`` are limits that differ from the defaults (``max_body=20``)."""
+    decoder = ChunkedDecoder(limits(**overrides))
     buffer = bytearray()
     step = 1 if bytewise else max(len(raw), 1)
     position = 0
@@ -109,7 +111,7 @@ def test_bytes_after_the_body_stay_for_the_next_request(bytewise):
 
 
 def test_data_is_handed_out_as_it_arrives_not_accumulated():
-    decoder = ChunkedDecoder()
+    decoder = ChunkedDecoder(limits())
     buffer = bytearray(b"a\r\n01234")
     assert decoder.next_data(buffer, False) == b"01234"
     assert decoder.next_data(buffer, False) is None and not decoder.complete
@@ -119,7 +121,7 @@ def test_data_is_handed_out_as_it_arrives_not_accumulated():
 
 
 def test_the_largest_chunk_size_is_taken_and_its_data_awaited():
-    decoder = ChunkedDecoder()
+    decoder = ChunkedDecoder(limits(max_body=0))  # no body limit: only the size grammar
     buffer = bytearray(b"7fffffffffffffff\r\nxy")
     assert decoder.next_data(buffer, False) == b"xy"
     assert decoder.data_due == 2**63 - 1 - 2
@@ -342,7 +344,7 @@ def test_a_pathological_extension_is_refused_in_linear_time():
 
 
 def test_data_due_can_be_taken_without_the_buffer():
-    decoder = ChunkedDecoder()
+    decoder = ChunkedDecoder(limits())
     buffer = bytearray(b"a\r\n")
     assert decoder.next_data(buffer, False) is None
     assert decoder.data_due == 10
@@ -355,7 +357,7 @@ def test_data_due_can_be_taken_without_the_buffer():
 
 
 def test_handing_out_more_than_is_due_is_a_bug():
-    decoder = ChunkedDecoder()
+    decoder = ChunkedDecoder(limits())
     decoder.next_data(bytearray(b"2\r\n"), False)
     with pytest.raises(RuntimeError):
         decoder.handed_out(3)

@@ -136,8 +136,8 @@ def test_request_head_slower_than_the_timeout_gets_408():
     async def main():
         link = Link(lambda *a: None, request_header_timeout=10.0)
         link.send(b"GET / HTTP/1.1\r\nHost: x\r\n")
-        assert link.protocol.head_since > 0
-        link.protocol.close_if_idle(link.protocol.head_since + 11, 5.0)
+        assert link.protocol.conn.head_since > 0
+        link.protocol.close_if_idle(link.protocol.conn.head_since + 11, 5.0)
         assert bytes(link.transport.data).startswith(b"HTTP/1.1 408 Request Timeout")
         assert link.transport.closed
 
@@ -150,7 +150,7 @@ def test_server_header_can_be_turned_off():
         await send({"type": "http.response.body", "body": b""})
 
     async def main():
-        link = Link(app, server_line=b"")
+        link = Link(app, server_header=False)
         link.send(GET)
         await link.settle()
         assert b"server:" not in bytes(link.transport.data)

@@ -25,8 +25,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from asgi_master.worker.http.head import ProtocolError, head_from_parts
-from asgi_master.worker.http.reader import END_OF_BODY, Body, Limits, RequestReader
+from asgi_master.worker.http.reader import END_OF_BODY, Body, RequestReader
 from tests.unit.chunked_bodies import broken_bodies, cut_short, valid_bodies
+from tests.unit.defaults import limits
 
 TOKEN_CHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -188,7 +189,7 @@ def chunked_requests(draw: st.DrawFn) -> bytes:
 def outcome_of_reader(raw: bytes, fast_path: bool = True) -> tuple:
     """("ok", head, body, bytes after the body) or ("error", status, reason), and how many
     heads h11 read."""
-    reader = RequestReader(Limits(), fast_path=fast_path)
+    reader = RequestReader(limits(), fast_path=fast_path)
     reader.feed(raw)
     reader.feed(b"")
     try:

@@ -27,6 +27,7 @@ from asgi_master.worker.http.reader import (
     ProtocolError,
     RequestReader,
 )
+from tests.unit.defaults import limits
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "http"
 
@@ -143,7 +144,7 @@ def params() -> list[Any]:
 @pytest.mark.parametrize(("name", "mode"), params())
 def test_fixture(name: str, mode: str) -> None:
     raw, expected = load_case(name)
-    outcome = read(raw, Limits(**expected.get("limits", {})), bytewise=mode == "bytewise")
+    outcome = read(raw, limits(**expected.get("limits", {})), bytewise=mode == "bytewise")
     if "status" not in expected:
         assert outcome.status is None, f"refused with {outcome.status}: {outcome.reason}"
         check_requests(outcome.requests, expected.get("requests", [expected]))

@@ -15,6 +15,7 @@ from asgi_master.worker.http.reader import (
     ProtocolError,
     RequestReader,
 )
+from tests.unit.defaults import limits
 
 
 def events(reader: RequestReader) -> list:
@@ -27,7 +28,7 @@ def events(reader: RequestReader) -> list:
 
 
 def test_simple_get_takes_the_fast_path():
-    reader = RequestReader(Limits())
+    reader = RequestReader(limits())
     reader.feed(b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n")
     head, paused = events(reader)
     assert isinstance(head, RequestHead)
@@ -40,7 +41,7 @@ def test_simple_get_takes_the_fast_path():
 
 
 def test_content_length_body_arriving_in_pieces():
-    reader = RequestReader(Limits())
+    reader = RequestReader(limits())
     reader.feed(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234")
     head, body, need = events(reader)
     assert head.content_length == 10 and body == Body(b"01234") and need is NEED_DATA
@@ -50,7 +51,7 @@ def test_content_length_body_arriving_in_pieces():
 
 
 def test_chunked_body_takes_the_fast_path_and_so_does_the_next_request():
-    reader = RequestReader(Limits())
+    reader = RequestReader(limits())
     reader.feed(
         b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
         b"5\r\nhello\r\n0\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -68,7 +69,7 @@ def test_chunked_body_after_an_h11_head_is_decoded_by_the_same_strict_decoder():
     head = (
         b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n"
     )
-    reader = RequestReader(Limits())
+    reader = RequestReader(limits())
     reader.feed(head + b"5\r\nhello\r\n0\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
     first, body, end, _ = events(reader)
     assert first.expect_continue and body == Body(b"hello") and end is END_OF_BODY
@@ -76,7 +77,7 @@ def test_chunked_body_after_an_h11_head_is_decoded_by_the_same_strict_decoder():
     reader.next_cycle()
     assert events(reader)[0].target == b"/next"
     assert reader.used_h11 == 1  # h11 read one head, and only that
-    reader = RequestReader(Limits())
+    reader = RequestReader(limits())
     reader.feed(head + b"5;a=\x00\r\nhello\r\n0\r\n\r\n")  # h11 would take this
     with pytest.raises(ProtocolError) as err:
         events(reader)
@@ -84,7 +85,7 @@ def test_chunked_body_after_an_h11_head_is_decoded_by_the_same_strict_decoder():
 
 
 def test_content_length_body_after_an_h11_head_is_read_like_a_fast_path_one():
-    reader = RequestReader(Limits())
+    reader = RequestReader(limits())
     reader.feed(
         b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhel"
     )
@@ -96,7 +97,7 @@ def test_content_length_body_after_an_h11_head_is_read_like_a_fast_path_one():
 
 
 def test_chunk_data_arriving_alone_is_handed_out_uncopied():
-    reader = RequestReader(Limits())
+    reader = RequestReader(limits())
     reader.feed(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\na\r\n")
     assert events(reader)[-1] is NEED_DATA
     data = b"0123456"
@@ -109,7 +110,7 @@ def test_chunk_data_arriving_alone_is_handed_out_uncopied():
 
 
 def test_pipelined_requests_wait_for_next_cycle():
-    reader = RequestReader(Limits())
+    reader = RequestReader(limits())
     reader.feed(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n")
     first = events(reader)
     assert first[0].target == b"/1" and first[-1] is PAUSED
@@ -119,13 +120,13 @@ def test_pipelined_requests_wait_for_next_cycle():
 
 
 def test_clean_close_between_requests():
-    reader = RequestReader(Limits())
+    reader = RequestReader(limits())
     reader.feed(b"")
     assert events(reader) == [CLOSED]
 
 
 def test_close_in_the_middle_of_a_body_is_an_error():
-    reader = RequestReader(Limits())
+    reader = RequestReader(limits())
     reader.feed(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n012")
     events(reader)
     reader.feed(b"")
@@ -145,27 +146,27 @@ def _status_of(raw: bytes, limits: Limits) -> int:
 
 def test_header_line_over_limit_is_431():
     raw = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 300 + b"\r\n\r\n"
-    assert _status_of(raw, Limits(max_field_size=200)) == 431
+    assert _status_of(raw, limits(max_field_size=200)) == 431
 
 
 def test_too_many_header_fields_is_431():
     raw = b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-A: 1\r\n" * 5 + b"\r\n"
-    assert _status_of(raw, Limits(max_fields=4)) == 431
+    assert _status_of(raw, limits(max_fields=4)) == 431
 
 
 def test_long_request_line_is_414_even_before_the_head_is_complete():
-    assert _status_of(b"GET /" + b"a" * 300 + b" HTTP/1.1\r\n\r\n", Limits(max_line=200)) == 414
-    assert _status_of(b"GET /" + b"a" * 300, Limits(max_line=200)) == 414
+    assert _status_of(b"GET /" + b"a" * 300 + b" HTTP/1.1\r\n\r\n", limits(max_line=200)) == 414
+    assert _status_of(b"GET /" + b"a" * 300, limits(max_line=200)) == 414
 
 
 def test_head_that_never_ends_is_431():
     raw = b"GET / HTTP/1.1\r\n" + b"X-A: 1\r\n" * 50
-    assert _status_of(raw, Limits(max_line=100, max_fields=4, max_field_size=64)) == 431
+    assert _status_of(raw, limits(max_line=100, max_fields=4, max_field_size=64)) == 431
 
 
 def test_declared_body_over_limit_is_413_before_reading_it():
     raw = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n"
-    assert _status_of(raw, Limits(max_body=1000)) == 413
+    assert _status_of(raw, limits(max_body=1000)) == 413
 
 
 def test_chunked_body_over_limit_is_413_while_streaming():
@@ -173,12 +174,12 @@ def test_chunked_body_over_limit_is_413_while_streaming():
         b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
         + (b"100\r\n" + b"a" * 256 + b"\r\n") * 5
     )
-    assert _status_of(raw, Limits(max_body=1000)) == 413
+    assert _status_of(raw, limits(max_body=1000)) == 413
 
 
 def test_obs_fold_is_refused():
     raw = b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n  folded\r\n\r\n"
-    assert _status_of(raw, Limits()) == 400
+    assert _status_of(raw, limits()) == 400
 
 
 def test_content_length_with_transfer_encoding_is_refused():
@@ -186,7 +187,7 @@ def test_content_length_with_transfer_encoding_is_refused():
         b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
         b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
     )
-    assert _status_of(raw, Limits()) == 400
+    assert _status_of(raw, limits()) == 400
 
 
 @pytest.mark.parametrize(
@@ -203,7 +204,7 @@ def test_content_length_with_transfer_encoding_is_refused():
     ],
 )
 def test_malformed_requests_are_rejected_by_h11(raw):
-    reader = RequestReader(Limits())
+    reader = RequestReader(limits())
     reader.feed(raw)
     with pytest.raises(ProtocolError) as err:
         reader.next_event()
@@ -213,7 +214,7 @@ def test_malformed_requests_are_rejected_by_h11(raw):
 
 def test_transfer_encoding_other_than_chunked_is_refused_with_400():
     # RFC 9112 6.1: chunked must be the final coding, else 400 and close (h11 itself says 501)
-    reader = RequestReader(Limits())
+    reader = RequestReader(limits())
     reader.feed(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n")
     with pytest.raises(ProtocolError) as err:
         reader.next_event()
@@ -221,17 +222,17 @@ def test_transfer_encoding_other_than_chunked_is_refused_with_400():
 
 
 def test_http10_without_keep_alive_closes_and_with_it_stays():
-    reader = RequestReader(Limits())
+    reader = RequestReader(limits())
     reader.feed(b"GET / HTTP/1.0\r\n\r\n")
     assert events(reader)[0].keep_alive is False
-    reader = RequestReader(Limits())
+    reader = RequestReader(limits())
     reader.feed(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
     assert events(reader)[0].keep_alive is True
 
 
 def test_connection_close_is_seen_on_either_path():
     for extra in (b"", b"Transfer-Encoding: chunked\r\n"):
-        reader = RequestReader(Limits())
+        reader = RequestReader(limits())
         reader.feed(
             b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
             + extra
@@ -243,16 +244,16 @@ def test_connection_close_is_seen_on_either_path():
 
 
 def test_expect_continue_and_upgrade_are_reported():
-    reader = RequestReader(Limits())
+    reader = RequestReader(limits())
     reader.feed(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
     assert events(reader)[0].expect_continue is True
-    reader = RequestReader(Limits())
+    reader = RequestReader(limits())
     reader.feed(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
     assert events(reader)[0].upgrade == b"websocket"
 
 
 def test_bytes_after_an_upgrade_request_are_handed_back():
-    reader = RequestReader(Limits())
+    reader = RequestReader(limits())
     reader.feed(
         b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
         b"\r\n\x81\x85frame"
@@ -264,7 +265,7 @@ def test_bytes_after_an_upgrade_request_are_handed_back():
 
 
 def test_long_header_line_is_refused_before_the_head_ends():
-    reader = RequestReader(Limits(max_field_size=100))
+    reader = RequestReader(limits(max_field_size=100))
     reader.feed(b"GET / HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 200)
     with pytest.raises(ProtocolError) as err:
         reader.next_event()
@@ -273,7 +274,7 @@ def test_long_header_line_is_refused_before_the_head_ends():
 
 def test_head_arriving_byte_by_byte_is_parsed_once_complete():
     raw = b"GET /p HTTP/1.1\r\nHost: x\r\n" + b"X-A: 1\r\n" * 50 + b"\r\n"
-    reader = RequestReader(Limits())
+    reader = RequestReader(limits())
     for byte in raw[:-1]:
         reader.feed(bytes([byte]))
         assert reader.next_event() is NEED_DATA

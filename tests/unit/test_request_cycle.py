@@ -216,7 +216,7 @@ def test_chunked_body_streams_to_the_app_uncopied_and_the_next_request_follows()
             b"0123456789"
         )
         assert [body for _, body in link.responses()] == [b"hi /up", b"hi /next"]
-        assert link.protocol.reader.used_h11 == 0
+        assert link.protocol.conn.used_h11 == 0
 
     run(main())
 

@@ -32,9 +32,9 @@ def headers(response: h11.Response) -> dict[bytes, bytes]:
 
 
 def test_start_writes_nothing_and_the_first_body_carries_the_head():
-    writer = ResponseWriter("GET", "1.1", keep_alive=True)
+    writer = ResponseWriter("GET", "1.1")
     writer.start(200, [(b"X-Custom", b"1")])
-    assert not writer.headers_sent
+    assert writer.head_pending
     wire = writer.body(b"hello", more=False)
     response, body, _ = parse(wire)
     assert wire.startswith(b"HTTP/1.1 200 OK\r\n")
@@ -45,7 +45,7 @@ def test_start_writes_nothing_and_the_first_body_carries_the_head():
 
 
 def test_streamed_body_without_length_is_chunked():
-    writer = ResponseWriter("GET", "1.1", keep_alive=True)
+    writer = ResponseWriter("GET", "1.1")
     writer.start(200, [])
     wire = writer.body(b"a", more=True) + writer.body(b"", more=True) + writer.body(b"bc", False)
     response, body, _ = parse(wire)
@@ -54,23 +54,23 @@ def test_streamed_body_without_length_is_chunked():
 
 
 def test_empty_part_with_more_body_flushes_the_headers():
-    writer = ResponseWriter("GET", "1.1", keep_alive=True)
+    writer = ResponseWriter("GET", "1.1")
     writer.start(200, [])
     wire = writer.body(b"", more=True)
     assert wire.endswith(b"\r\n\r\n") and wire.startswith(b"HTTP/1.1 200 OK")
-    assert writer.headers_sent
+    assert not writer.head_pending
 
 
 def test_app_content_length_is_enforced_too_long():
-    writer = ResponseWriter("GET", "1.1", keep_alive=True)
+    writer = ResponseWriter("GET", "1.1")
     writer.start(200, [(b"content-length", b"3")])
     with pytest.raises(ResponseError, match="longer than its content-length"):
         writer.body(b"toolong", more=False)
-    assert not writer.headers_sent  # nothing left: a 500 is still possible
+    assert writer.head_pending  # nothing left: a 500 is still possible
 
 
 def test_app_content_length_is_enforced_too_short():
-    writer = ResponseWriter("GET", "1.1", keep_alive=True)
+    writer = ResponseWriter("GET", "1.1")
     writer.start(200, [(b"content-length", b"10")])
     writer.body(b"abc", more=True)
     with pytest.raises(ResponseError, match="7 bytes short"):
@@ -78,7 +78,7 @@ def test_app_content_length_is_enforced_too_short():
 
 
 def test_transfer_encoding_from_app_wins_over_content_length():
-    writer = ResponseWriter("GET", "1.1", keep_alive=True)
+    writer = ResponseWriter("GET", "1.1")
     writer.start(200, [(b"content-length", b"99"), (b"transfer-encoding", b"chunked")])
     wire = writer.body(b"abc", more=True) + writer.body(b"", more=False)
     response, body, _ = parse(wire)
@@ -87,8 +87,8 @@ def test_transfer_encoding_from_app_wins_over_content_length():
 
 
 def test_head_response_has_the_get_headers_and_no_body():
-    get = ResponseWriter("GET", "1.1", keep_alive=True)
-    head = ResponseWriter("HEAD", "1.1", keep_alive=True)
+    get = ResponseWriter("GET", "1.1")
+    head = ResponseWriter("HEAD", "1.1")
     for writer in (get, head):
         writer.start(200, [(b"content-length", b"5"), (b"content-type", b"text/plain")])
     get_wire = get.body(b"hello", more=False)
@@ -98,7 +98,7 @@ def test_head_response_has_the_get_headers_and_no_body():
 
 @pytest.mark.parametrize("status", [204, 304])
 def test_no_body_statuses_get_no_framing_and_no_body(status):
-    writer = ResponseWriter("GET", "1.1", keep_alive=True)
+    writer = ResponseWriter("GET", "1.1")
     writer.start(status, [])
     wire = writer.body(b"", more=False)
     assert b"content-length" not in wire and b"transfer-encoding" not in wire
@@ -106,7 +106,7 @@ def test_no_body_statuses_get_no_framing_and_no_body(status):
 
 
 def test_http10_streaming_without_length_is_close_delimited():
-    writer = ResponseWriter("GET", "1.0", keep_alive=True)
+    writer = ResponseWriter("GET", "1.0")
     writer.start(200, [])
     wire = writer.body(b"abc", more=True)
     assert b"transfer-encoding" not in wire and b"connection: close\r\n" in wire
@@ -114,24 +114,25 @@ def test_http10_streaming_without_length_is_close_delimited():
 
 
 def test_http10_keep_alive_is_announced():
-    writer = ResponseWriter("GET", "1.0", keep_alive=True)
+    writer = ResponseWriter("GET", "1.0")
     writer.start(200, [])
     assert b"connection: keep-alive\r\n" in writer.body(b"x", more=False)
 
 
 def test_connection_close_from_the_app_closes_and_is_not_duplicated():
-    writer = ResponseWriter("GET", "1.1", keep_alive=True)
+    writer = ResponseWriter("GET", "1.1")
     writer.start(200, [(b"Connection", b"close")])
     wire = writer.body(b"x", more=False)
     assert wire.count(b"connection:") == 1 and b"connection: close\r\n" in wire
     assert writer.keep_alive is False
 
 
-def test_server_decision_to_close_after_start_still_reaches_the_head():
-    writer = ResponseWriter("GET", "1.1", keep_alive=True)
+def test_the_connections_decision_to_close_reaches_the_head():
+    writer = ResponseWriter("GET", "1.1")
     writer.start(200, [])
-    writer.keep_alive = False  # a drain began while the app was working
-    assert b"connection: close\r\n" in writer.body(b"x", more=False)
+    # e.g. a drain began while the app was working
+    assert b"connection: close\r\n" in writer.body(b"x", more=False, keep_alive=False)
+    assert writer.keep_alive is False
 
 
 @pytest.mark.parametrize(
@@ -145,7 +146,7 @@ def test_server_decision_to_close_after_start_still_reaches_the_head():
     ],
 )
 def test_invalid_headers_are_refused_before_anything_is_sent(headers_, message):
-    writer = ResponseWriter("GET", "1.1", keep_alive=True)
+    writer = ResponseWriter("GET", "1.1")
     with pytest.raises(ResponseError) as err:
         writer.start(200, headers_)
     assert message in str(err.value)
@@ -154,21 +155,13 @@ def test_invalid_headers_are_refused_before_anything_is_sent(headers_, message):
 @pytest.mark.parametrize("status", [99, 100, 101, 600, "200", None])
 def test_status_must_be_a_final_code(status):
     with pytest.raises(ResponseError):
-        ResponseWriter("GET", "1.1", keep_alive=True).start(status, [])
-
-
-def test_body_after_completion_is_an_error():
-    writer = ResponseWriter("GET", "1.1", keep_alive=True)
-    writer.start(200, [])
-    writer.body(b"", more=False)
-    with pytest.raises(ResponseError):
-        writer.body(b"x", more=False)
+        ResponseWriter("GET", "1.1").start(status, [])
 
 
 @pytest.mark.parametrize("length", [True, False])
 def test_large_parts_come_as_pieces_that_join_to_the_same_wire(length):
     big = bytes(range(256)) * 256  # 64 KiB: above the join limit
-    writer = ResponseWriter("GET", "1.1", keep_alive=True)
+    writer = ResponseWriter("GET", "1.1")
     writer.start(200, [(b"content-length", b"%d" % (2 * len(big)))] if length else [])
     first, second = writer.body(big, more=True), writer.body(big, more=False)
     assert isinstance(first, tuple)  # the head is not joined to 64 KiB of body

@@ -10,10 +10,10 @@ from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, Ping, Pong, TextMessage
 from wsproto.extensions import PerMessageDeflate
 
-from asgi_master.worker.context import WebSocketSettings
 from asgi_master.worker.ws.deflate import negotiate
 from asgi_master.worker.ws.handshake import HandshakeRequest
 from asgi_master.worker.ws.session import WebSocketSession
+from tests.unit.defaults import websocket_settings
 
 KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
 
@@ -74,7 +74,7 @@ def test_offers_the_server_cannot_honour_are_declined(offer):
 def pair(offer: str, **settings) -> tuple[WebSocketSession, Connection, bytes]:
     """A session accepted with ``offer``, and a wsproto client that agreed to its answer."""
     request = HandshakeRequest(KEY, (), (b"permessage-deflate; " + offer.encode(),))
-    session = WebSocketSession(request, WebSocketSettings(**settings))
+    session = WebSocketSession(request, websocket_settings(**settings))
     session.next_message()
     session.app_message({"type": "websocket.accept"})
     head = session.data_to_send()

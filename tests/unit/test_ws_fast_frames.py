@@ -18,7 +18,6 @@ from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, TextMessage
 
 from asgi_master.worker.asgi import ASGIMessageError, ClientDisconnected
-from asgi_master.worker.context import WebSocketSettings
 from asgi_master.worker.ws.frames import (
     FIN_BINARY,
     FIN_TEXT,
@@ -29,6 +28,7 @@ from asgi_master.worker.ws.frames import (
 )
 from asgi_master.worker.ws.handshake import HandshakeRequest
 from asgi_master.worker.ws.session import WebSocketSession
+from tests.unit.defaults import websocket_settings
 
 KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
 
@@ -132,7 +132,7 @@ def streams(draw: st.DrawFn) -> tuple[bytes, list[int]]:
 def run(data: bytes, cuts: list[int], fast: bool, max_message_size: int) -> tuple:
     request = HandshakeRequest(KEY, (), ())
     session = WebSocketSession(
-        request, WebSocketSettings(max_message_size=max_message_size), fast_frames=fast
+        request, websocket_settings(max_message_size=max_message_size), fast_frames=fast
     )
     assert session.next_message() == {"type": "websocket.connect"}
     session.app_message({"type": "websocket.accept"})
@@ -240,7 +240,7 @@ def test_an_incomplete_text_frame_goes_to_wsproto_as_it_arrives():
 
 
 def test_invalid_utf8_fails_the_connection_before_the_rest_of_its_frame_arrives():
-    session = WebSocketSession(HandshakeRequest(KEY, (), ()), WebSocketSettings())
+    session = WebSocketSession(HandshakeRequest(KEY, (), ()), websocket_settings())
     session.next_message()
     session.app_message({"type": "websocket.accept"})
     session.data_to_send()

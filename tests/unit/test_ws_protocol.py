@@ -10,9 +10,10 @@ from typing import Any
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import CloseConnection, Ping, TextMessage
 
-from asgi_master.worker.context import ServerContext, WebSocketSettings
+from asgi_master.worker.context import WorkerState
 from asgi_master.worker.http.protocol import HTTPProtocol
-from asgi_master.worker.ws import WebSocketProtocol
+from asgi_master.worker.ws import UPGRADES, WebSocketProtocol
+from tests.unit.defaults import worker_settings
 from tests.unit.memlink import MemoryTransport
 
 UPGRADE = (
@@ -38,13 +39,16 @@ class SwitchableTransport(MemoryTransport):
 class WSLink:
     """One client connection: upgrade through HTTPProtocol, then frames both ways."""
 
-    def __init__(self, app: Any, **settings: Any) -> None:
+    def __init__(self, app: Any, access_log: bool = False, **websocket: Any) -> None:
+        """``websocket``: ``websocket_*`` settings that differ from the defaults, without
+        the prefix (``ping_interval=0.01``)."""
         self.loop = asyncio.get_running_loop()
-        self.ctx = ServerContext(
-            app=app, loop=self.loop, access_log=False, websocket=WebSocketSettings(**settings)
+        settings = worker_settings(
+            access_log=access_log, **{f"websocket_{k}": v for k, v in websocket.items()}
         )
+        self.ctx = WorkerState(settings, app, self.loop)
         self.transport = SwitchableTransport(self.loop)
-        http = HTTPProtocol(self.ctx)
+        http = HTTPProtocol(self.ctx, UPGRADES)
         self.transport.protocol = http
         http.connection_made(self.transport)
         self.client = Connection(ConnectionType.CLIENT)
@@ -271,8 +275,7 @@ def test_a_websocket_is_never_closed_as_idle():
 
 def test_a_session_counts_as_one_request_and_is_logged_with_its_duration(caplog):
     async def main():
-        link = WSLink(echo)
-        link.ctx.access_log = True
+        link = WSLink(echo, access_log=True)
         link.send_raw(UPGRADE)
         await link.settle()
         link.send(TextMessage("hello"))

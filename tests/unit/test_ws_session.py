@@ -9,7 +9,6 @@ from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessag
 from wsproto.utilities import generate_accept_token
 
 from asgi_master.worker.asgi import ASGIMessageError, ClientDisconnected
-from asgi_master.worker.context import WebSocketSettings
 from asgi_master.worker.ws.handshake import HandshakeRequest
 from asgi_master.worker.ws.session import (
     MAX_QUEUE,
@@ -17,13 +16,14 @@ from asgi_master.worker.ws.session import (
     TransportAction,
     WebSocketSession,
 )
+from tests.unit.defaults import websocket_settings
 
 KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
 
 
 def new_session(subprotocols=(), offers=(), **settings) -> WebSocketSession:
     request = HandshakeRequest(KEY, tuple(subprotocols), tuple(offers))
-    return WebSocketSession(request, WebSocketSettings(**settings))
+    return WebSocketSession(request, websocket_settings(**settings))
 
 
 class Peer:

@@ -23,7 +23,9 @@ import re
 from collections.abc import Callable
 from typing import Final
 
-from .head import FIELD_LINE, ProtocolError
+from ..grammar import CONTROL, FIELD_LINE, QUOTED_STRING_PATTERN, TOKEN_PATTERN
+from .head import ProtocolError
+from .limits import Limits
 
 __all__ = ["ChunkedDecoder"]
 
@@ -34,15 +36,17 @@ _MAX_SIZE_DIGITS: Final = 16
 
 # leading zeros are unbounded in the grammar (only the line length bounds them)
 _HEX: Final = re.compile(rb"0*([0-9A-Fa-f]*)")
-_TOKEN: Final = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
-# RFC 9110 5.6.4: qdtext and quoted-pair, obs-text included
-_QUOTED: Final = rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
 # RFC 9112 7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
 _EXTENSIONS: Final = re.compile(
-    rb"(?:[ \t]*;[ \t]*" + _TOKEN + rb"(?:[ \t]*=[ \t]*(?:" + _TOKEN + rb"|" + _QUOTED + rb"))?)*"
+    rb"(?:[ \t]*;[ \t]*"
+    + TOKEN_PATTERN
+    + rb"(?:[ \t]*=[ \t]*(?:"
+    + TOKEN_PATTERN
+    + rb"|"
+    + QUOTED_STRING_PATTERN
+    + rb"))?)*"
 )
-_CONTROL: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
-_WHITESPACE_BEFORE_COLON: Final = re.compile(_TOKEN + rb"[ \t]+:")
+_WHITESPACE_BEFORE_COLON: Final = re.compile(TOKEN_PATTERN + rb"[ \t]+:")
 _CONTENT_LENGTH: Final = re.compile(rb"[0-9]{1,20}")
 _CR: Final = 13
 _LF: Final = 10
@@ -88,13 +92,11 @@ class ChunkedDecoder:
         "_state",
     )
 
-    def __init__(
-        self, *, max_body: int = 0, max_fields: int = 100, max_field_size: int = 8190
-    ) -> None:
+    def __init__(self, limits: Limits) -> None:
         #: 0 means no limit
-        self._max_body = max_body
-        self._max_fields = max_fields
-        self._max_line = max_field_size
+        self._max_body = limits.max_body
+        self._max_fields = limits.max_fields
+        self._max_line = limits.max_field_size
         self._state = _SIZE
         #: bytes of the current chunk's data still to come
         self._remaining = 0
@@ -271,7 +273,7 @@ def _chunk_size(line: bytes) -> int:
     if extensions and _EXTENSIONS.fullmatch(extensions) is None:
         if extensions[:1] not in (b";", b" ", b"\t"):
             raise ProtocolError(400, f"chunk size {line[:20]!r} is not hexadecimal")
-        if _CONTROL.search(extensions) is not None:
+        if CONTROL.search(extensions) is not None:
             raise ProtocolError(400, "control character in a chunk extension")
         raise ProtocolError(400, f"malformed chunk extension {extensions[:100]!r}")
     return size
@@ -287,7 +289,7 @@ def _trailer_field(line: bytes) -> tuple[bytes, bytes]:
             raise ProtocolError(400, f"trailer line {line[:100]!r} is not a field")
         if _WHITESPACE_BEFORE_COLON.match(line) is not None:
             raise ProtocolError(400, "whitespace before the colon in a trailer")
-        if _CONTROL.search(line) is not None:
+        if CONTROL.search(line) is not None:
             raise ProtocolError(400, "control character in a trailer")
         raise ProtocolError(400, f"invalid trailer field {line[:100]!r}")
     return match.group(1).lower(), match.group(2)

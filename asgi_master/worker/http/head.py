@@ -17,22 +17,16 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-# RFC 9110 token and field grammar, as h11 writes it.
-_TOKEN = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
+from ..grammar import CONTROL, FIELD_LINE, TOKEN_PATTERN
+
 # CONNECT takes only authority-form: its origin-form targets go to the h11 path to be refused
 # (in any case: the scope uppercases methods, as ASGI asks, so "connect" reaches the app as CONNECT)
 _REQUEST_LINE: Final = re.compile(
-    rb"(?!(?i:connect) )(" + _TOKEN + rb") (/[\x21-\x7e]*) HTTP/(1\.[01])"
-)
-#: a field line (RFC 9112 5): header lines on the fast path, trailer lines of chunked bodies
-FIELD_LINE: Final = re.compile(
-    rb"(" + _TOKEN + rb"):[ \t]*((?:[\x21-\x7e\x80-\xff](?:[ \t]*[\x21-\x7e\x80-\xff])*)?)[ \t]*"
+    rb"(?!(?i:connect) )(" + TOKEN_PATTERN + rb") (/[\x21-\x7e]*) HTTP/(1\.[01])"
 )
 _DIGITS: Final = re.compile(rb"[0-9]{1,18}")
 # RFC 9110 7.2 / RFC 3986 3.2.2: host [ ":" port ]; no userinfo, path or whitespace
 _HOST: Final = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[-A-Za-z0-9._~%!$&'()*+,;=]*)(?::[0-9]*)?")
-# RFC 9110 5.5: field values hold no control characters but HTAB
-_CONTROL: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 # RFC 9110 4.2: scheme "://" authority, then a path, query or nothing; the host may not be empty
 # (4.2.1) and userinfo is refused (4.2.4)
 _ABSOLUTE: Final = re.compile(
@@ -128,7 +122,7 @@ def head_from_parts(
     connection: set[bytes] = set()
     upgrade: bytes | None = None
     for name, value in headers:
-        if _CONTROL.search(value) is not None:
+        if CONTROL.search(value) is not None:
             raise ProtocolError(400, f"control character in the value of {name!r}")
         if name == b"content-length":
             content_length = int(value)

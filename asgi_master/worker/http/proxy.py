@@ -20,6 +20,8 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ..grammar import TOKEN_PATTERN
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -34,7 +36,7 @@ _SECURE: Final = {"https": True, "wss": True, "http": False, "ws": False}
 _DEFAULT_PORT: Final = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
 # RFC 7239: forwarded-pair = token "=" value; value = token / quoted-string.
-_TOKEN: Final = r"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
+_TOKEN: Final = TOKEN_PATTERN.decode("ascii")
 _PAIR: Final = re.compile(
     r"[ \t]*(" + _TOKEN + r")=(" + _TOKEN + r'|"(?:[^"\\\x00-\x08\x0a-\x1f\x7f]|\\[\t\x20-\x7e])*")'
     r"[ \t]*([;,]|$)"

@@ -26,8 +26,9 @@ import h11
 
 from .chunked import ChunkedDecoder
 from .head import FALLBACK, ProtocolError, RequestHead, head_from_parts, parse_fast
+from .limits import Limits
 
-__all__ = ["ProtocolError", "RequestReader"]
+__all__ = ["Limits", "ProtocolError", "RequestReader"]
 
 # a header line that starts with whitespace continues the previous one (obs-fold, RFC 9112
 # 5.2): h11 unfolds it; we refuse it, as the RFC lets a server do, since proxies disagree on it
@@ -77,35 +78,6 @@ _BODY: Final = _State.BODY
 _CHUNKED: Final = _State.CHUNKED
 _H11: Final = _State.H11
 _DONE: Final = _State.DONE
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Bounds on what a client may send in a request (the ``limit_request_*`` settings)."""
-
-    max_line: int = 8190
-    max_fields: int = 100
-    max_field_size: int = 8190
-    #: 0 means no limit
-    max_body: int = 0
-
-    @property
-    def max_head_size(self) -> int:
-        return self.max_line + 2 + self.max_fields * (self.max_field_size + 2) + 2
-
-    def check_head(self, lines: list[bytes]) -> None:
-        """Raise 414/431 for a head (split at CRLF) beyond the limits."""
-        if len(lines[0]) > self.max_line:
-            raise ProtocolError(414, "request line too long")
-        if len(lines) - 1 > self.max_fields:
-            raise ProtocolError(431, "too many header fields")
-        if len(lines) > 1 and max(map(len, lines[1:])) > self.max_field_size:
-            raise ProtocolError(431, "header field too long")
-
-    def check_body_size(self, size: int) -> None:
-        """Raise 413 for a body (declared or counted so far) beyond the limit."""
-        if self.max_body and size > self.max_body:
-            raise ProtocolError(413, "request body too large")
 
 
 class RequestReader:
@@ -277,12 +249,7 @@ class RequestReader:
             self._remaining = head.content_length
             self._state = _BODY
         elif head.chunked:
-            limits = self._limits
-            self._chunked = ChunkedDecoder(
-                max_body=limits.max_body,
-                max_fields=limits.max_fields,
-                max_field_size=limits.max_field_size,
-            )
+            self._chunked = ChunkedDecoder(self._limits)
             self._state = _CHUNKED
         else:
             self._state = _DONE

@@ -15,7 +15,6 @@ replaced by what the server decided.
 from __future__ import annotations
 
 import enum
-import re
 import time
 from collections.abc import Iterable
 from email.utils import formatdate
@@ -23,9 +22,7 @@ from http import HTTPStatus
 from typing import Final
 
 from ..asgi import ResponseError
-
-_TOKEN: Final = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
-_BAD_VALUE: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+from ..grammar import CONTROL, TOKEN
 
 STATUS_LINES: Final[dict[int, bytes]] = {
     s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode("ascii")) for s in HTTPStatus
@@ -43,6 +40,8 @@ _NAME_CACHE_MAX: Final = 512
 
 
 class _Framing(enum.Enum):
+    #: not chosen yet: the head has not been written
+    PENDING = "pending"
     NONE = "no body"
     LENGTH = "content-length"
     CHUNKED = "chunked"
@@ -50,6 +49,7 @@ class _Framing(enum.Enum):
 
 
 # hot paths compare with these, not with ``Enum.MEMBER`` (docs/design.md, "Enum states")
+_FRAMING_PENDING: Final = _Framing.PENDING
 _FRAMING_NONE: Final = _Framing.NONE
 _FRAMING_LENGTH: Final = _Framing.LENGTH
 _FRAMING_CHUNKED: Final = _Framing.CHUNKED
@@ -115,7 +115,7 @@ def _header_name(raw_name: object) -> bytes:
     """Validate a header name the cache has not seen; its lowercase form."""
     if type(raw_name) is not bytes:
         raise ResponseError(f"header name {raw_name!r} must be bytes")
-    if _TOKEN.fullmatch(raw_name) is None:
+    if TOKEN.fullmatch(raw_name) is None:
         raise ResponseError(f"header name {raw_name!r} is not a valid token")
     name = raw_name.lower()
     if len(_NAME_CACHE) >= _NAME_CACHE_MAX:
@@ -138,7 +138,7 @@ def _header_lines(headers: Iterable[Iterable[bytes]]) -> tuple[list[bytes], dict
                 raise ResponseError(f"header {name!r}: value {value!r} must be bytes")
             if name in _SPECIAL:
                 if name == b"connection":
-                    if _BAD_VALUE.search(value) is not None:
+                    if CONTROL.search(value) is not None:
                         raise ResponseError("header b'connection' has a control character")
                     special[name] = special.get(name, b"") + b"," + value
                     continue
@@ -151,18 +151,21 @@ def _header_lines(headers: Iterable[Iterable[bytes]]) -> tuple[list[bytes], dict
             f"headers must be [name, value] pairs of bytes, got {headers!r}"[:300]
         ) from None
     # one scan over all values (joined by a tab, which values may contain) instead of one each
-    if parts and _BAD_VALUE.search(b"\t".join(parts[2::4])) is not None:
+    if parts and CONTROL.search(b"\t".join(parts[2::4])) is not None:
         bad = next(
-            parts[i] for i in range(0, len(parts), 4) if _BAD_VALUE.search(parts[i + 2]) is not None
+            parts[i] for i in range(0, len(parts), 4) if CONTROL.search(parts[i + 2]) is not None
         )
         raise ResponseError(f"header {bad!r} has a control character in its value")
     return parts, special
 
 
 class ResponseWriter:
-    """Serialises one response for one request; tells whether the connection stays open."""
+    """Serialises one response for one request. Keep-alive is the connection's to decide: the
+    first body part carries its decision into the head, and ``keep_alive`` then says what the
+    head promised (an app's ``connection: close`` or a close-delimited body overrule it)."""
 
     __slots__ = (
+        "_app_close",
         "_framing",
         "_head_only",
         "_http10",
@@ -170,46 +173,41 @@ class ResponseWriter:
         "_remaining",
         "_server_line",
         "_special",
-        "awaiting_trailers",
+        "_trailers",
         "body_bytes",
-        "complete",
-        "headers_sent",
         "keep_alive",
-        "started",
         "status",
-        "trailers",
     )
 
-    def __init__(
-        self, method: str, http_version: str, keep_alive: bool, server_line: bytes = SERVER_LINE
-    ) -> None:
+    def __init__(self, method: str, http_version: str, server_line: bytes = SERVER_LINE) -> None:
         self._head_only = method == "HEAD"
         self._http10 = http_version == "1.0"
-        #: the server's decision; set False before the first body to send ``connection: close``
-        self.keep_alive = keep_alive
+        #: what the head said, once it is out: the connection may be reused
+        self.keep_alive = True
+        self._app_close = False
         self.status = 0
-        self.started = False
-        self.headers_sent = False
-        self.complete = False
         self.body_bytes = 0
         self._lines: list[bytes] = []
         self._special: dict[bytes, bytes] = {}
-        self._framing = _FRAMING_NONE
+        self._framing = _FRAMING_PENDING
         self._remaining = 0
         self._server_line = server_line
         #: the app announced trailers (``http.response.trailers`` extension)
-        self.trailers = False
-        #: the body is done and the trailers are still to come
-        self.awaiting_trailers = False
+        self._trailers = False
+
+    @property
+    def head_pending(self) -> bool:
+        """The head has not been written yet (no body part so far)."""
+        return self._framing is _FRAMING_PENDING
 
     def early_hint(self, links: Iterable[bytes]) -> bytes:
         """A ``103 Early Hints`` interim response (nothing for HTTP/1.0 clients, who may not
         understand interim responses)."""
-        if self._http10 or self.started:
+        if self._http10:
             return b""
         lines = []
         for link in links:
-            if type(link) is not bytes or _BAD_VALUE.search(link):
+            if type(link) is not bytes or CONTROL.search(link):
                 raise ResponseError(f"early hint link {link!r} is not a valid header value")
             lines.append(b"link: %s\r\n" % link)
         return b"HTTP/1.1 103 Early Hints\r\n" + b"".join(lines) + b"\r\n"
@@ -225,13 +223,11 @@ class ResponseWriter:
             value = special[b"content-length"]
             if not value.isdigit():
                 raise ResponseError(f"content-length {value!r} is not a number")
-        if b"close" in special.get(b"connection", b"").lower():
-            self.keep_alive = False
+        self._app_close = b"close" in special.get(b"connection", b"").lower()
         self.status = status
         self._lines = lines
         self._special = special
-        self.trailers = bool(trailers)
-        self.started = True
+        self._trailers = bool(trailers)
 
     def _choose_framing(self, first: bytes, more: bool) -> bytes:
         """Decide the framing at the first body part; the framing header to add, if any.
@@ -254,13 +250,12 @@ class ResponseWriter:
             self._framing = _FRAMING_LENGTH
             self._remaining = int(special[b"content-length"])
             line = b""
-        elif not more and not self.trailers:
+        elif not more and not self._trailers:
             self._framing = _FRAMING_LENGTH
             self._remaining = len(first)
             line = b"content-length: %d\r\n" % len(first)
         elif self._http10:
             self._framing = _FRAMING_CLOSE
-            self.keep_alive = False
             line = b""
         else:
             self._framing = _FRAMING_CHUNKED
@@ -269,9 +264,12 @@ class ResponseWriter:
             self._framing = _FRAMING_NONE
         return line
 
-    def _head(self, framing_line: bytes) -> bytes:
+    def _head(self, framing_line: bytes, keep_alive: bool) -> bytes:
         special = self._special
-        if self.keep_alive:
+        # a close-delimited body ends only with the connection
+        keep_alive = keep_alive and not self._app_close and self._framing is not _FRAMING_CLOSE
+        self.keep_alive = keep_alive
+        if keep_alive:
             connection = b"connection: keep-alive\r\n" if self._http10 else b""
         else:
             connection = b"connection: close\r\n"
@@ -284,37 +282,35 @@ class ResponseWriter:
         head += (framing_line, connection, b"\r\n")
         return b"".join(head)
 
-    def body(self, data: bytes, more: bool) -> bytes | tuple[bytes, ...]:
-        """The bytes that put this body part on the wire (the head first, the first time).
+    def body(self, data: bytes, more: bool, keep_alive: bool = True) -> bytes | tuple[bytes, ...]:
+        """The bytes that put this body part on the wire (the head first, the first time,
+        saying whether the connection stays open: ``keep_alive``, the connection's decision).
 
         Raises ResponseError when the part breaks the framing; if that happens on the first
         part, nothing has been sent and the caller can still answer 500.
         """
-        if self.complete:
-            raise ResponseError("body sent after the response was complete")
-        first = not self.headers_sent
+        first = self._framing is _FRAMING_PENDING
         framing_line = self._choose_framing(data, more) if first else b""
         framing = self._framing
         size = len(data)
         if framing is _FRAMING_LENGTH:
             remaining = self._remaining - size
-            if remaining < 0:
-                raise ResponseError(
-                    f"body longer than its content-length ({-remaining} bytes too many)"
-                )
-            if not more and remaining:
+            if remaining < 0 or (not more and remaining):
+                if first:
+                    self._framing = _FRAMING_PENDING  # nothing was sent: a 500 still can be
+                if remaining < 0:
+                    raise ResponseError(
+                        f"body longer than its content-length ({-remaining} bytes too many)"
+                    )
                 raise ResponseError(f"response ended {remaining} bytes short of its content-length")
             self._remaining = remaining
-        self.headers_sent = True
-        trailers_follow = not more and self.trailers and framing is _FRAMING_CHUNKED
-        self.awaiting_trailers = not more and self.trailers
-        self.complete = not more and not self.trailers
-        head = self._head(framing_line) if first else b""
+        head = self._head(framing_line, keep_alive) if first else b""
         if framing is _FRAMING_NONE:
             return head
         self.body_bytes += size
         if framing is _FRAMING_CHUNKED:
-            end = b"" if more else (b"0\r\n" if trailers_follow else b"0\r\n\r\n")
+            # the last chunk, then the trailers' end (or the trailers to come)
+            end = b"" if more else (b"0\r\n" if self._trailers else b"0\r\n\r\n")
             if size > _JOIN_LIMIT:
                 # large parts are not copied into their framing: the transport writes the
                 # pieces with one vectored send
@@ -327,20 +323,16 @@ class ResponseWriter:
 
     def trailer_fields(self, headers: Iterable[Iterable[bytes]], more: bool) -> bytes:
         """Trailer lines after the last chunk (dropped unless the body was chunked)."""
-        if not self.awaiting_trailers:
-            raise ResponseError("trailers sent when none were announced or after the end")
         lines, _ = _header_lines(headers)
-        if not more:
-            self.awaiting_trailers = False
-            self.complete = True
         if self._framing is not _FRAMING_CHUNKED:
             return b""
         return b"".join(lines) + (b"" if more else b"\r\n")
 
-    def file_head(self, size: int) -> bytes:
+    def file_head(self, size: int, keep_alive: bool = True) -> bytes:
         """The head for a body that is a file of ``size`` bytes (``http.response.pathsend``).
 
-        The caller sends the file itself; HEAD, 204 and 304 responses get the head only.
+        The caller sends the file itself (if ``file_body_wanted``); HEAD, 204 and 304
+        responses get the head only.
         """
         special = self._special
         if b"content-length" in special and int(special[b"content-length"]) != size:
@@ -356,11 +348,9 @@ class ResponseWriter:
             if (self._head_only or self.status in _NO_BODY_STATUS)
             else _FRAMING_LENGTH
         )
-        self.headers_sent = True
-        self.complete = True
         if self._framing is _FRAMING_LENGTH:
             self.body_bytes = size
-        return self._head(line)
+        return self._head(line, keep_alive)
 
     @property
     def file_body_wanted(self) -> bool:

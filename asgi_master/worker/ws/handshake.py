@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
 from wsproto.utilities import generate_accept_token
 
+from ..grammar import CONTROL, TOKEN
 from ..http.head import RequestHead
 from ..http.writer import DATE, SERVER_LINE
 
-_TOKEN: Final = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
-_BAD_VALUE: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 #: headers the handshake itself owns; an app must not set them through ``headers``
 _RESERVED: Final = frozenset({b"upgrade", b"connection", b"content-length", b"transfer-encoding"})
 
@@ -79,7 +77,7 @@ def read_handshake(head: RequestHead) -> HandshakeRequest:
         token.decode("ascii")
         for value in values.get(b"sec-websocket-protocol", ())
         for token in (part.strip() for part in value.split(b","))
-        if _TOKEN.fullmatch(token)
+        if TOKEN.fullmatch(token)
     )
     return HandshakeRequest(key, subprotocols, tuple(values.get(b"sec-websocket-extensions", ())))
 
@@ -115,7 +113,7 @@ def accept_response(
             raise AcceptError(f"header {pair!r} is not a [name, value] pair") from None
         if type(name) is not bytes or type(value) is not bytes:
             raise AcceptError(f"header {pair!r}: name and value must be bytes")
-        if _TOKEN.fullmatch(name) is None or _BAD_VALUE.search(value) is not None:
+        if TOKEN.fullmatch(name) is None or CONTROL.search(value) is not None:
             raise AcceptError(f"header {pair!r} is not a valid header field")
         name = name.lower()
         if name in _RESERVED or name.startswith(b"sec-websocket-"):

@@ -18,12 +18,12 @@ import time
 from typing import TYPE_CHECKING, Any, Final
 
 from ..asgi import ClientDisconnected, Message
+from ..flow import WriteGate
 from .session import SessionState, TransportAction, WebSocketSession
 
 if TYPE_CHECKING:
-    from ..context import ServerContext
+    from ..context import WorkerState
 
-access_log = logging.getLogger("asgi_master.access")
 log = logging.getLogger("asgi_master.error")
 
 #: how long the peer has to answer a close frame the server sent (other than at a drain, where
@@ -39,20 +39,20 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def __init__(
         self,
-        ctx: ServerContext,
+        worker: WorkerState,
         transport: asyncio.Transport,
         session: WebSocketSession,
         scope: dict[str, Any],
     ) -> None:
-        self.ctx = ctx
-        self.loop = ctx.loop
+        self.worker = worker
+        self.settings = worker.settings.websocket
+        self.loop = worker.loop
         self.transport = transport
         self.session = session
         self.scope = scope
         self.start_time = time.monotonic()
         self._receive_waiter: asyncio.Future[None] | None = None
-        self._drain_waiters: list[asyncio.Future[None]] = []
-        self._write_paused = False
+        self._gate = WriteGate(self.loop)
         self._reading_paused = False
         self._lost = False
         self._closing_transport = False
@@ -64,10 +64,10 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def start(self, trailing: bytes) -> None:
         """Run the app, and process the bytes that came after the request head."""
-        ctx = self.ctx
+        tasks = self.worker.tasks
         task = self.loop.create_task(self._run_app())
-        ctx.tasks.add(task)
-        task.add_done_callback(ctx.tasks.discard)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
         if not self.transport.is_reading():
             self.transport.resume_reading()
         if trailing:
@@ -93,24 +93,23 @@ class WebSocketProtocol(asyncio.Protocol):
         self._lost = True
         self.session.connection_lost()
         self._cancel_timers()
-        self.ctx.connections.discard(self)
+        self.worker.connections.discard(self)
         self._wake_receiver()
-        self._wake_drain_waiters()
+        self._gate.close()
         self._session_ended()
 
     def pause_writing(self) -> None:
-        self._write_paused = True
+        self._gate.pause()
 
     def resume_writing(self) -> None:
-        self._write_paused = False
-        self._wake_drain_waiters()
+        self._gate.resume()
 
     # -- the app --------------------------------------------------------------------------
 
     async def _run_app(self) -> None:
         failed = False
         try:
-            await self.ctx.app(self.scope, self.receive, self.send)
+            await self.worker.app(self.scope, self.receive, self.send)
         except ClientDisconnected:
             pass
         except BaseException as exc:
@@ -157,12 +156,12 @@ class WebSocketProtocol(asyncio.Protocol):
         """The app's ``send``: validated by the session; waits while the peer reads slowly."""
         self.session.app_message(message)
         self._sync()
-        if self._write_paused and not self._lost:
-            waiter = self.loop.create_future()
-            self._drain_waiters.append(waiter)
-            await waiter
-            if self._lost and message.get("type") == "websocket.send":
-                raise ClientDisconnected("the WebSocket connection is closed")
+        if (
+            self._gate.paused
+            and not await self._gate.wait()
+            and message.get("type") == "websocket.send"
+        ):
+            raise ClientDisconnected("the WebSocket connection is closed")
 
     # -- carrying out what the session wants ----------------------------------------------
 
@@ -174,12 +173,10 @@ class WebSocketProtocol(asyncio.Protocol):
         self._wake_receiver()
         state = session.state
         if state is SessionState.OPEN:
-            if self._ping_timer is None and self.ctx.websocket.ping_interval > 0:
-                self._ping_timer = self.loop.call_later(
-                    self.ctx.websocket.ping_interval, self._ping
-                )
+            if self._ping_timer is None and self.settings.ping_interval > 0:
+                self._ping_timer = self.loop.call_later(self.settings.ping_interval, self._ping)
         elif state is SessionState.CLOSING and self._close_timer is None:
-            timeout = self.ctx.websocket.drain_timeout if self._draining else CLOSE_TIMEOUT
+            timeout = self.settings.drain_timeout if self._draining else CLOSE_TIMEOUT
             self._close_timer = self.loop.call_later(timeout, self._close_timed_out)
         if session.transport_action is not TransportAction.KEEP:
             self._close_transport(session.transport_action)
@@ -212,16 +209,10 @@ class WebSocketProtocol(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def _wake_drain_waiters(self) -> None:
-        waiters, self._drain_waiters = self._drain_waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-
     # -- timers ---------------------------------------------------------------------------
 
     def _ping(self) -> None:
-        settings = self.ctx.websocket
+        settings = self.settings
         self._ping_timer = self.loop.call_later(settings.ping_interval, self._ping)
         if self.session.awaiting_pong:
             return  # the ping timeout of the one outstanding is running
@@ -237,7 +228,7 @@ class WebSocketProtocol(asyncio.Protocol):
                 "WebSocket %s from %s: no pong within %gs, closing",
                 self.scope["path"],
                 _client(self.scope),
-                self.ctx.websocket.ping_timeout,
+                self.settings.ping_timeout,
             )
             self.session.ping_timed_out()
             self._sync()
@@ -261,7 +252,7 @@ class WebSocketProtocol(asyncio.Protocol):
         if self._draining:
             return
         self._draining = True
-        restart = self.ctx.drain_reason == "restart"
+        restart = self.worker.drain_reason == "restart"
         self.session.server_close(
             SERVICE_RESTART if restart else GOING_AWAY,
             "service restart" if restart else "server shutting down",
@@ -281,29 +272,14 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def _session_ended(self) -> None:
         """The connection is closed: count the session as one request and log it."""
-        ctx = self.ctx
-        ctx.count_request()
-        if not ctx.access_log:
-            return
-        scope = self.scope
-        session = self.session
-        duration = time.monotonic() - self.start_time
-        if ctx.access_format is not None:
-            access_log.info(
-                "%s", ctx.access_format.render(scope, session.status, session.bytes_sent, duration)
-            )
-            return
-        query = scope["query_string"]
-        access_log.info(
-            '%s - "GET %s%s HTTP/%s" %d %d %.1fms',
-            _client(scope),
-            scope["path"],
-            "?" + query.decode("ascii", "replace") if query else "",
-            scope["http_version"],
-            session.status,
-            session.bytes_sent,
-            duration * 1000,
-        )
+        worker = self.worker
+        # a session's length says nothing of request latency: not in the duration histogram
+        worker.response_done(None)
+        access = worker.settings.access_log
+        if access is not None:
+            session = self.session
+            duration = time.monotonic() - self.start_time
+            access.response(self.scope, session.status, session.bytes_sent, duration)
 
 
 def _client(scope: dict[str, Any]) -> str:

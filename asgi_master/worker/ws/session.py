@@ -416,7 +416,7 @@ class WebSocketSession:
             self._deny(500, b"Internal Server Error\n")
         elif state is _RESPONDING:
             writer = self._writer
-            if writer is not None and writer.headers_sent:
+            if writer is not None and not writer.head_pending:
                 self.state = _CLOSED
                 self.transport_action = _ACTION_ABORT
                 self._end(ABNORMAL_CLOSURE, "")
@@ -467,7 +467,7 @@ class WebSocketSession:
         self._end(ABNORMAL_CLOSURE, "")
 
     def _on_response_start(self, message: Message) -> None:
-        writer = ResponseWriter("GET", "1.1", False, self.server_line)
+        writer = ResponseWriter("GET", "1.1", self.server_line)
         try:
             writer.start(message.get("status", 0), message.get("headers") or ())
         except ResponseError as exc:
@@ -486,7 +486,7 @@ class WebSocketSession:
             )
         more = bool(message.get("more_body", False))
         try:
-            data = writer.body(bytes(body), more)
+            data = writer.body(bytes(body), more, keep_alive=False)
         except ResponseError as exc:
             raise ASGIMessageError(f"websocket.http.response.body: {exc}") from None
         self._out.append(data if isinstance(data, bytes) else b"".join(data))

@@ -14,13 +14,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
-from ...config.types import ACCESS_LOG_ATOMS, split_access_log_template
+from ..config import Config
+from ..config.types import ACCESS_LOG_ATOMS, split_access_log_template
 
 Scope = Mapping[str, Any]
 #: (scope, status, body bytes, duration in seconds, wanted request headers) -> text
@@ -201,3 +203,44 @@ class AccessLogFormat:
             },
             separators=(",", ":"),
         )
+
+
+access_log = logging.getLogger("asgi_master.access")
+
+
+class AccessLog:
+    """A worker's access log: one line per response that leaves, whoever made it (the app, a
+    WebSocket session, a health path, or the server refusing a request), in one format."""
+
+    __slots__ = ("_format", "health")
+
+    def __init__(self, line_format: AccessLogFormat, health: bool) -> None:
+        self._format = line_format
+        #: responses of the health paths are logged too (``health_access_log``)
+        self.health = health
+
+    @classmethod
+    def from_config(cls, config: Config) -> AccessLog | None:
+        """The access log ``config`` asks for; None with ``access_log = false``."""
+        if not config.access_log:
+            return None
+        line_format = AccessLogFormat(config.access_log_format, json=config.log_format == "json")
+        return cls(line_format, config.health_access_log)
+
+    def response(self, scope: Scope, status: int, body_bytes: int, duration: float) -> None:
+        """Log one response (``duration`` in seconds, from the request's arrival)."""
+        access_log.info("%s", self._format.render(scope, status, body_bytes, duration))
+
+
+def unparsed_request_scope(client: tuple[str, int] | None) -> dict[str, Any]:
+    """The scope-shaped facts of a request refused before its head could be read: its
+    access-log line shows ``- - HTTP/1.1`` for the request."""
+    return {
+        "client": client,
+        "method": "-",
+        "path": "-",
+        "raw_path": b"-",
+        "query_string": b"",
+        "http_version": "1.1",
+        "headers": [],
+    }

@@ -1,9 +1,17 @@
-"""One ASGI HTTP request cycle: the app's ``receive`` and ``send``, and its error policy.
+"""One ASGI HTTP request cycle, whatever protocol carries it: the app's ``receive`` and ``send``,
+their order, and the error policy.
 
 Message order is an explicit state machine (``_TRANSITIONS``): a message that is not allowed in
-the current state raises ``ASGIMessageError`` naming both. Error policy: if the app fails (or
-returns) before any response byte left, the client gets a clean 500; after that, the connection
-is closed, since a half-sent response cannot be repaired.
+the current state raises ``ASGIMessageError`` naming both. The response head is held by the
+stream until the first body part (seed 000; docs/http.md says why). Error policy: if the app
+fails (or returns) before any of its response left, the client gets a clean 500; after that the
+stream is aborted, since a half-sent response cannot be repaired; after a complete response
+there is nothing to repair, and the failure is only logged.
+
+The cycle holds the request body the app has not taken yet; the protocol pushes into it
+(``add_body``, ``end_body``, ``disconnect``) and hears back through its ``Stream``
+(stream.py) when the app consumed some (``body_consumed``), which is where flow control
+lives. Nothing here knows about HTTP/1.1 or HTTP/2 bytes.
 """
 
 from __future__ import annotations
@@ -16,26 +24,31 @@ import os
 import time
 import traceback
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
-from ..asgi import ASGIApp, ASGIMessageError, ClientDisconnected, Message, ResponseError
-from .writer import ResponseWriter
-
-if TYPE_CHECKING:
-    from .protocol import HTTPProtocol
-
+from .asgi import ASGIApp, ASGIMessageError, ClientDisconnected, Message, ResponseError, Scope
+from .stream import Stream
 
 log = logging.getLogger("asgi_master.error")
 
-_CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 _DISCONNECT: Final = {"type": "http.disconnect"}
+
+
+class CycleOwner(Protocol):
+    """What a cycle needs of the worker that runs it."""
+
+    loop: asyncio.AbstractEventLoop
+    #: app tasks still running; a cycle removes its own when it ends
+    tasks: set[asyncio.Task[None]]
+    #: a failing app's 500 carries its traceback
+    debug: bool
 
 
 class ResponseState(enum.Enum):
     """Where the response stands, as seen from the app's messages."""
 
     AWAIT_START = "awaiting http.response.start"
-    #: start received, headers held until the first body part
+    #: start received, the head is held until the first body part
     AWAIT_BODY = "awaiting the first http.response.body"
     STREAMING = "streaming the body"
     #: body done, ``trailers: True`` was announced
@@ -52,66 +65,87 @@ _AWAIT_BODY: Final = ResponseState.AWAIT_BODY
 _STREAMING: Final = ResponseState.STREAMING
 _AWAIT_TRAILERS: Final = ResponseState.AWAIT_TRAILERS
 _COMPLETE: Final = ResponseState.COMPLETE
+#: states in which part of the app's response has gone out
+_PARTLY_SENT: Final = frozenset({_STREAMING, _AWAIT_TRAILERS})
 
 
 class RequestCycle:
-    """The state of one request between the connection and the app."""
+    """The state of one request between its stream and the app."""
 
     __slots__ = (
         "_allowed",
-        "body",
-        "body_complete",
-        "body_delivered",
-        "body_size",
-        "disconnected",
-        "expect_continue",
-        "protocol",
+        "_body",
+        "_body_complete",
+        "_body_delivered",
+        "_body_size",
+        "_disconnected",
+        "_owner",
+        "_receiving",
+        "_trailers",
+        "_waiter",
         "scope",
         "start_time",
         "state",
+        "stream",
         "task",
-        "waiter",
-        "writer",
     )
 
-    def __init__(
-        self, protocol: HTTPProtocol, scope: Message, writer: ResponseWriter, expect_continue: bool
-    ) -> None:
-        self.protocol = protocol
+    def __init__(self, scope: Scope, stream: Stream, owner: CycleOwner, body: bool) -> None:
+        """``body``: the request has a body to come (else the app's first ``receive`` gets an
+        empty, final ``http.request``)."""
         self.scope = scope
-        self.writer = writer
+        self.stream = stream
+        self._owner = owner
         self.state = _AWAIT_START
         self._allowed = _TRANSITIONS[_AWAIT_START]
         self.task: asyncio.Task[None] | None = None
-        #: request body received and not yet handed to the app, as the chunks that came in
-        #: (kept apart, not copied together: one chunk goes to the app as it is)
-        self.body: list[bytes] = []
-        self.body_size = 0
-        self.body_complete = False
-        self.body_delivered = False
-        self.disconnected = False
-        self.expect_continue = expect_continue
-        self.waiter: asyncio.Future[None] | None = None
+        #: request body received and not yet handed to the app, as the pieces that came in
+        #: (kept apart, not copied together: one piece goes to the app as it is)
+        self._body: list[bytes] = []
+        self._body_size = 0
+        self._body_complete = not body
+        self._body_delivered = False
+        self._disconnected = False
+        #: the app has called ``receive`` once already
+        self._receiving = False
+        #: ``trailers: True`` in the response start
+        self._trailers = False
+        self._waiter: asyncio.Future[None] | None = None
         self.start_time = time.monotonic()
 
     def _to(self, state: ResponseState) -> None:
         self.state = state
         self._allowed = _TRANSITIONS[state]
 
-    # -- called by the connection ---------------------------------------------------------
+    # -- the protocol's side --------------------------------------------------------------
+
+    @property
+    def body_buffered(self) -> int:
+        """Bytes of request body received that the app has not taken."""
+        return self._body_size
 
     def add_body(self, data: bytes) -> None:
         """A piece of request body arrived (kept only while the response is not complete)."""
         if self.state is not _COMPLETE:
-            self.body.append(data)
-            self.body_size += len(data)
-        self.wake()
+            self._body.append(data)
+            self._body_size += len(data)
+        self._wake()
 
-    def wake(self) -> None:
-        """Body arrived, the body ended or the client left: let a waiting ``receive`` go on."""
-        waiter = self.waiter
+    def end_body(self) -> None:
+        """The request body is complete."""
+        self._body_complete = True
+        self._wake()
+
+    def disconnect(self) -> None:
+        """The client is gone (or broke the protocol): ``receive`` says so and ``send``
+        raises ``ClientDisconnected``."""
+        self._disconnected = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
         if waiter is not None:
-            self.waiter = None
+            self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
 
@@ -130,68 +164,68 @@ class RequestCycle:
                 self._app_failed(None)
         finally:
             if self.task is not None:
-                self.protocol.ctx.tasks.discard(self.task)
+                self._owner.tasks.discard(self.task)
 
     def _app_failed(self, exc: BaseException | None) -> None:
         state = self.state
+        scope = self.scope
         if exc is None:
             log.error(
                 "ASGI app returned with the response %s: %s %s",
                 state.value,
-                self.scope["method"],
-                self.scope["path"],
+                scope["method"],
+                scope["path"],
             )
-        elif isinstance(exc, asyncio.CancelledError):
-            pass
-        else:
+        elif not isinstance(exc, asyncio.CancelledError):
             log.error(
                 "Exception in ASGI app (response %s): %s %s",
                 state.value,
-                self.scope["method"],
-                self.scope["path"],
+                scope["method"],
+                scope["path"],
                 exc_info=exc,
             )
+        if state is _COMPLETE:
+            return  # the response went out whole: nothing to repair
         self._to(_COMPLETE)
-        if self.writer.headers_sent or self.disconnected:
-            self.protocol.abort("application error after the response started")
-        elif exc is not None and self.protocol.ctx.debug:
-            body, content_type = _debug_page(exc, self.scope)
-            self.protocol.send_error(500, body, content_type=content_type)
+        if state in _PARTLY_SENT or self._disconnected:
+            self.stream.abort("application error after the response started")
+        elif exc is not None and self._owner.debug:
+            body, content_type = _debug_page(exc, scope)
+            self.stream.refuse(500, body, content_type)
         else:
-            self.protocol.send_error(500, b"Internal Server Error")
+            self.stream.refuse(500, b"Internal Server Error\n", b"text/plain; charset=utf-8")
 
     # -- the app's receive ----------------------------------------------------------------
 
     async def receive(self) -> Message:
         """The next request message: body parts, then ``http.disconnect`` when it is over."""
-        if self.expect_continue:
-            self.expect_continue = False
-            if not self.writer.started:
-                self.protocol.write(_CONTINUE)
+        if not self._receiving:
+            self._receiving = True
+            if self.state is _AWAIT_START:
+                self.stream.send_continue()
         while True:
-            if self.disconnected or self.state is _COMPLETE:
+            if self._disconnected or self.state is _COMPLETE:
                 return dict(_DISCONNECT)
-            if not self.body_delivered and (self.body or self.body_complete):
+            if not self._body_delivered and (self._body or self._body_complete):
                 break
-            await self._wait()
-        body = self.body
+            waiter = self._waiter = self._owner.loop.create_future()
+            await waiter
+        body = self._body
         data = body[0] if len(body) == 1 else b"".join(body)
         body.clear()
-        self.body_size = 0
-        more = not self.body_complete
+        size = self._body_size
+        self._body_size = 0
+        more = not self._body_complete
         # once the last part is handed over, later calls wait for the disconnect
-        self.body_delivered = not more
-        self.protocol.body_consumed()
+        self._body_delivered = not more
+        if size:
+            self.stream.body_consumed(size)
         return {"type": "http.request", "body": data, "more_body": more}
-
-    async def _wait(self) -> None:
-        waiter = self.waiter = self.protocol.loop.create_future()
-        await waiter
 
     # -- the app's send -------------------------------------------------------------------
 
     async def send(self, message: Message) -> None:
-        """Validate one response message against the state and put it on the wire."""
+        """Validate one response message against the state and hand it to the stream."""
         try:
             handler = self._allowed.get(message["type"])
         except (KeyError, TypeError):
@@ -200,71 +234,59 @@ class RequestCycle:
             raise ASGIMessageError(
                 f"unexpected {message['type']!r} message while the response is {self.state.value}"
             )
-        if self.disconnected:
+        if self._disconnected:
             raise ClientDisconnected("the client has disconnected")
         pending = handler(self, message)
         if pending is not None:
             await pending
-        protocol = self.protocol
-        if protocol.write_paused:
-            await protocol.drain()
+        stream = self.stream
+        if stream.write_paused:
+            await stream.drain()
 
     def _on_early_hint(self, message: Message) -> None:
         try:
-            data = self.writer.early_hint(message.get("links", ()))
+            self.stream.early_hint(message.get("links", ()))
         except ResponseError as exc:
             raise ASGIMessageError(f"http.response.early_hint: {exc}") from None
-        if data:
-            self.protocol.write(data)
 
     def _on_start(self, message: Message) -> None:
+        trailers = bool(message.get("trailers", False))
         try:
-            self.writer.start(
-                message["status"], message.get("headers", ()), message.get("trailers", False)
-            )
+            self.stream.start(message["status"], message.get("headers", ()), trailers)
         except KeyError:
             raise ASGIMessageError("http.response.start without a 'status'") from None
         except ResponseError as exc:
             raise ASGIMessageError(f"http.response.start: {exc}") from None
+        self._trailers = trailers
         self._to(_AWAIT_BODY)
 
     def _on_body(self, message: Message) -> None:
         body = message.get("body", b"")
-        more = message.get("more_body", False)
+        more = bool(message.get("more_body", False))
         if type(body) is not bytes:
             if not isinstance(body, bytes | bytearray | memoryview):
                 raise ASGIMessageError(
                     f"http.response.body 'body' must be bytes, not {type(body).__name__}"
                 )
             body = bytes(body)
-        writer = self.writer
-        if not more and not writer.headers_sent and not self.protocol.reader.request_complete:
-            # answered before the request body arrived: the connection cannot be reused, so
-            # say so in this response's head
-            writer.keep_alive = False
         try:
-            data = writer.body(body, bool(more))
+            self.stream.body(body, more)
         except ResponseError as exc:
             raise ASGIMessageError(f"http.response.body: {exc}") from None
-        if data:
-            self.protocol.write(data)
         if more:
             self._to(_STREAMING)
-        elif writer.awaiting_trailers:
+        elif self._trailers:
             self._to(_AWAIT_TRAILERS)
         else:
             self._complete()
 
     def _on_trailers(self, message: Message) -> None:
+        more = bool(message.get("more_trailers", False))
         try:
-            data = self.writer.trailer_fields(
-                message.get("headers", ()), bool(message.get("more_trailers", False))
-            )
+            self.stream.trailers(message.get("headers", ()), more)
         except ResponseError as exc:
             raise ASGIMessageError(f"http.response.trailers: {exc}") from None
-        if data:
-            self.protocol.write(data)
-        if self.writer.complete:
+        if not more:
             self._complete()
 
     async def _on_pathsend(self, message: Message) -> None:
@@ -280,24 +302,20 @@ class RequestCycle:
                 f"http.response.pathsend: cannot open {path}: {exc.strerror}"
             ) from None
         try:
-            size = os.fstat(fd).st_size
             try:
-                head = self.writer.file_head(size)
+                await self.stream.file(fd, os.fstat(fd).st_size)
             except ResponseError as exc:
                 raise ASGIMessageError(f"http.response.pathsend: {exc}") from None
-            self.protocol.write(head)
-            if self.writer.file_body_wanted:
-                await self.protocol.send_file(fd, size)
         finally:
             os.close(fd)
         self._complete()
 
     def _complete(self) -> None:
         self._to(_COMPLETE)
-        self.protocol.response_complete(self)
+        self.stream.complete()
 
 
-def _debug_page(exc: BaseException, scope: Message) -> tuple[bytes, bytes]:
+def _debug_page(exc: BaseException, scope: Scope) -> tuple[bytes, bytes]:
     """The traceback as HTML or plain text, by the request's Accept header (debug only)."""
     text = "".join(traceback.format_exception(exc))
     accept = b""

@@ -1,0 +1,102 @@
+"""The ASGI scope of a request, from what every protocol knows of it: the connection's
+addresses and scheme (``ConnectionInfo``, once per connection) and the request's target and
+headers. HTTP/1.1 requests, WebSocket handshakes and HTTP/2 streams build their scopes here.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from .asgi import ASGI_VERSION
+from .tls import tls_scope_extension
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from .context import WorkerSettings
+
+
+def _address(sock: socket.socket, peer: bool) -> tuple[str, int] | None:
+    try:
+        addr = sock.getpeername() if peer else sock.getsockname()
+    except OSError:
+        return None
+    return (str(addr[0]), int(addr[1]))
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionInfo:
+    """What the scopes of one connection's requests share."""
+
+    client: tuple[str, int] | None
+    server: tuple[str, int | None] | None
+    #: "http" or "https" (a WebSocket scope makes it "ws" or "wss")
+    scheme: str
+    #: ``scope["extensions"]``: the worker's, plus ``tls`` on a TLS connection
+    extensions: dict[str, Any]
+
+    @classmethod
+    def of(cls, transport: asyncio.BaseTransport, extensions: dict[str, Any]) -> ConnectionInfo:
+        """The facts of a freshly accepted connection."""
+        sock = transport.get_extra_info("socket")
+        client: tuple[str, int] | None = None
+        server: tuple[str, int | None] | None = None
+        if sock is not None:
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                client = _address(sock, peer=True)
+                server = _address(sock, peer=False)
+            elif sock.family == socket.AF_UNIX:
+                server = (str(sock.getsockname()), None)
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is None:
+            return cls(client, server, "http", extensions)
+        extensions = {**extensions, "tls": tls_scope_extension(ssl_object)}
+        return cls(client, server, "https", extensions)
+
+
+def request_scope(
+    settings: WorkerSettings,
+    info: ConnectionInfo,
+    state: dict[str, Any],
+    target: bytes,
+    http_version: str,
+    headers: list[tuple[bytes, bytes]],
+) -> dict[str, Any]:
+    """The scope keys HTTP and WebSocket share, for a request of ``target`` (origin-form, or
+    absolute-form, whose path and query are taken); proxy headers applied if trusted."""
+    if target[:1] != b"/":
+        target = origin_form(target)
+    raw_path, _, query = target.partition(b"?")
+    path = raw_path.decode("ascii")
+    if "%" in path:
+        path = unquote(path)
+    root_path = settings.root_path
+    scope = {
+        "type": "http",
+        "asgi": ASGI_VERSION,
+        "http_version": http_version,
+        "server": info.server,
+        "client": info.client,
+        "scheme": info.scheme,
+        "root_path": root_path,
+        "path": root_path + path if root_path else path,
+        "raw_path": root_path.encode("ascii") + raw_path if root_path else raw_path,
+        "query_string": query,
+        "headers": headers,
+        "state": state.copy(),
+    }
+    if settings.proxy is not None:
+        settings.proxy.apply(scope)
+    return scope
+
+
+def origin_form(target: bytes) -> bytes:
+    """The path and query of an absolute-form target (``http://host/p?q`` -> ``/p?q``)."""
+    scheme_end = target.find(b"://")
+    if scheme_end < 0:
+        return target
+    slash = target.find(b"/", scheme_end + 3)
+    return target[slash:] if slash >= 0 else b"/"
