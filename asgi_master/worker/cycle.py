@@ -258,7 +258,9 @@ class RequestCycle:
         except ResponseError as exc:
             raise ASGIMessageError(f"http.response.start: {exc}") from None
         self._trailers = trailers
-        self._to(_AWAIT_BODY)
+        # self._to(_AWAIT_BODY), written out on this path of every request
+        self.state = _AWAIT_BODY
+        self._allowed = _ALLOWED_AWAITING_BODY
 
     def _on_body(self, message: Message) -> None:
         body = message.get("body", b"")
@@ -311,7 +313,9 @@ class RequestCycle:
         self._complete()
 
     def _complete(self) -> None:
-        self._to(_COMPLETE)
+        # self._to(_COMPLETE), written out on this path of every request
+        self.state = _COMPLETE
+        self._allowed = _ALLOWED_COMPLETE
         self.stream.complete()
 
 
@@ -346,3 +350,5 @@ _TRANSITIONS: Final[dict[ResponseState, dict[str, _Handler]]] = {
     _AWAIT_TRAILERS: {"http.response.trailers": RequestCycle._on_trailers},
     _COMPLETE: {},
 }
+_ALLOWED_AWAITING_BODY: Final = _TRANSITIONS[_AWAIT_BODY]
+_ALLOWED_COMPLETE: Final = _TRANSITIONS[_COMPLETE]

@@ -28,7 +28,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NoReturn
 
 from .head import ProtocolError, RequestHead
 from .limits import Limits
@@ -79,18 +79,27 @@ _RESPONSE_REUSED: Final = Transition.RESPONSE_REUSED
 _TO_UPGRADED: Final = Transition.UPGRADED
 _TO_CLOSED: Final = Transition.CLOSED
 
-#: (state, transition) -> next state; nothing else is allowed
-_TRANSITIONS: Final[dict[tuple[ConnectionState, Transition], ConnectionState]] = {
-    (_IDLE, _HEAD_STARTED): _HEAD,
-    (_IDLE, _REQUEST_RECEIVED): _REQUEST,
-    (_HEAD, _REQUEST_RECEIVED): _REQUEST,
-    (_REQUEST, _RESPONSE_REUSED): _IDLE,
-    (_REQUEST, _TO_UPGRADED): _UPGRADED,
-    (_IDLE, _TO_CLOSED): _CLOSED,
-    (_HEAD, _TO_CLOSED): _CLOSED,
-    (_REQUEST, _TO_CLOSED): _CLOSED,
-    (_CLOSED, _TO_CLOSED): _CLOSED,
+#: state -> {transition allowed in it: the state it leads to}; nothing else is allowed
+_TRANSITIONS: Final[dict[ConnectionState, dict[Transition, ConnectionState]]] = {
+    _IDLE: {_HEAD_STARTED: _HEAD, _REQUEST_RECEIVED: _REQUEST, _TO_CLOSED: _CLOSED},
+    _HEAD: {_REQUEST_RECEIVED: _REQUEST, _TO_CLOSED: _CLOSED},
+    _REQUEST: {_RESPONSE_REUSED: _IDLE, _TO_UPGRADED: _UPGRADED, _TO_CLOSED: _CLOSED},
+    _UPGRADED: {},
+    _CLOSED: {_TO_CLOSED: _CLOSED},
 }
+
+
+class AfterResponse(enum.Enum):
+    """What follows a complete response."""
+
+    CLOSE = "close the connection"
+    READ = "kept alive: read on"
+    NEXT = "kept alive, and the next request's bytes (or the client's close) are here"
+
+
+CLOSE: Final = AfterResponse.CLOSE
+READ: Final = AfterResponse.READ
+NEXT: Final = AfterResponse.NEXT
 
 
 class ConnectionStateError(RuntimeError):
@@ -128,10 +137,10 @@ class HTTPConnection:
         "_now",
         "_reader",
         "_reuse",
-        "_server_line",
         "_unread",
         "_upgrades",
         "_writer",
+        "head_alone",
         "head_since",
         "idle_since",
         "reading",
@@ -152,7 +161,6 @@ class HTTPConnection:
         self._reader = RequestReader(limits)
         self._reuse = keep_alive
         self._upgrades = frozenset(upgrades)
-        self._server_line = server_line
         self.state = _IDLE
         #: the transport should deliver bytes (false: pause reading)
         self.reading = True
@@ -160,6 +168,9 @@ class HTTPConnection:
         self.idle_since = now
         #: when the first byte of the request head being read arrived
         self.head_since = 0.0
+        #: the request just read has no body and nothing came after it: there is nothing to
+        #: read until its response is complete (the next event would be PAUSED)
+        self.head_alone = False
         self._now = now
         #: the connection's wish for the current request: keep it alive after the response
         self._keep_alive = False
@@ -170,12 +181,13 @@ class HTTPConnection:
         self._writer = ResponseWriter("GET", "1.1", server_line)
 
     def _to(self, transition: Transition) -> None:
-        state = _TRANSITIONS.get((self.state, transition))
-        if state is None:
-            raise ConnectionStateError(
-                f"{transition.name} ({transition.value}) in state {self.state.name}"
-            )
-        self.state = state
+        # (hot paths write this line out instead of calling: one call less per request)
+        self.state = _TRANSITIONS[self.state].get(transition) or self._not_allowed(transition)
+
+    def _not_allowed(self, transition: Transition) -> NoReturn:
+        raise ConnectionStateError(
+            f"{transition.name} ({transition.value}) in state {self.state.name}"
+        )
 
     # -- the client's side ----------------------------------------------------------------
 
@@ -211,16 +223,6 @@ class HTTPConnection:
             event = reader.next_event()
         except ProtocolError as exc:
             return self._reject(exc)
-        kind = type(event)
-        if kind is Body:
-            assert isinstance(event, Body)
-            self._unread += len(event.data)
-            if self._unread > READ_HIGH_WATER:
-                self.reading = False
-            return event
-        if kind is RequestHead:
-            assert isinstance(event, RequestHead)
-            return self._request(event)
         if event is NEED_DATA:
             if state is _IDLE and reader.head_started:
                 self._to(_HEAD_STARTED)
@@ -231,21 +233,31 @@ class HTTPConnection:
             if reader.buffered > READ_HIGH_WATER:
                 self.reading = False
             return PAUSED
+        if event is END_OF_BODY:
+            return END_OF_BODY
         if event is CLOSED:
             self._to(_TO_CLOSED)
-        assert isinstance(event, Signal)
-        return event
-
-    def _request(self, head: RequestHead) -> RequestHead | Upgrade:
-        self._to(_REQUEST_RECEIVED)
+            return CLOSED
+        if isinstance(event, Body):
+            self._unread += len(event.data)
+            if self._unread > READ_HIGH_WATER:
+                self.reading = False
+            return event
+        # a request head: REQUEST_RECEIVED (written out, as on every request)
+        self.state = _TRANSITIONS[state].get(_REQUEST_RECEIVED) or self._not_allowed(
+            _REQUEST_RECEIVED
+        )
         self.head_since = 0.0
-        self._keep_alive = head.keep_alive and self._reuse and not self._draining
-        self._expect_continue = head.expect_continue
-        self._writer = ResponseWriter(head.method, head.http_version, self._server_line)
-        upgrade = head.upgrade
+        self.head_alone = not (
+            event.content_length or event.chunked or reader.buffered or reader.eof
+        )
+        self._keep_alive = event.keep_alive and self._reuse and not self._draining
+        self._expect_continue = event.expect_continue
+        self._writer.reset(event.method, event.http_version)
+        upgrade = event.upgrade
         if upgrade is not None and upgrade.lower() in self._upgrades:
-            return Upgrade(head)
-        return head
+            return Upgrade(event)
+        return event
 
     def _reject(self, exc: ProtocolError) -> Rejected:
         if self.state is not _REQUEST or self._writer.head_pending:
@@ -323,23 +335,22 @@ class HTTPConnection:
         """After ``file_head``: the file's bytes go on the wire (not a HEAD, 204 or 304)."""
         return self._writer.file_body_wanted
 
-    def response_complete(self, now: float) -> bool:
-        """The response is complete: True if the connection is kept for the next request
-        (IDLE, reading on), False if it must close (CLOSED)."""
-        if self._keep_alive and self._writer.keep_alive and self._reader.request_complete:
-            self._reader.next_cycle()
-            self._to(_RESPONSE_REUSED)
+    def response_complete(self, now: float) -> AfterResponse:
+        """The response is complete: the connection is kept for the next request (IDLE,
+        reading on) or must close (CLOSED); the answer says which, and whether bytes of the
+        next request (or the client's close) are already here to be processed."""
+        reader = self._reader
+        if self._keep_alive and self._writer.keep_alive and reader.request_complete:
+            reader.next_cycle()
+            self.state = _TRANSITIONS[self.state].get(_RESPONSE_REUSED) or self._not_allowed(
+                _RESPONSE_REUSED
+            )
             self.idle_since = now
             self._unread = 0
             self.reading = True
-            return True
+            return NEXT if reader.buffered or reader.eof else READ
         self._to(_TO_CLOSED)
-        return False
-
-    @property
-    def next_request_waiting(self) -> bool:
-        """Bytes of a next request (or the client's close) are already here."""
-        return bool(self._reader.buffered) or self._reader.eof
+        return CLOSE
 
     def refuse(
         self, status: int, body: bytes, content_type: bytes = _PLAIN, extra: bytes = b""
@@ -389,11 +400,15 @@ class HTTPConnection:
 
 
 __all__ = [
+    "CLOSE",
     "CLOSED",
     "END_OF_BODY",
     "NEED_DATA",
+    "NEXT",
     "PAUSED",
+    "READ",
     "READ_HIGH_WATER",
+    "AfterResponse",
     "Body",
     "ConnectionState",
     "ConnectionStateError",

@@ -24,8 +24,12 @@ from ..cycle import RequestCycle
 from ..flow import WriteGate
 from ..scope import ConnectionInfo, request_scope
 from .connection import (
+    CLOSE,
     CLOSED,
     END_OF_BODY,
+    NEED_DATA,
+    NEXT,
+    PAUSED,
     Body,
     ConnectionState,
     HTTPConnection,
@@ -53,6 +57,8 @@ _SENDFILE_CHUNK: Final = 1 << 22
 #: copy-mode chunk when the transport already holds data (order must be kept)
 _COPY_CHUNK: Final = 256 * 1024
 _REQUEST: Final = ConnectionState.REQUEST
+_CLOSE: Final = CLOSE
+_NEXT: Final = NEXT
 _UPGRADED: Final = ConnectionState.UPGRADED
 
 
@@ -166,29 +172,27 @@ class HTTPProtocol(asyncio.Protocol):
         conn = self.conn
         while True:
             event = conn.next_event()
-            kind = type(event)
-            if kind is Body:
-                assert self.cycle is not None and isinstance(event, Body)
-                self.cycle.add_body(event.data)
-            elif kind is RequestHead:
-                assert isinstance(event, RequestHead)
+            if isinstance(event, RequestHead):
                 self._start(event)
+                if conn.head_alone:
+                    break  # the common request without a body: nothing more to do now
+            elif isinstance(event, Body):
+                assert self.cycle is not None
+                self.cycle.add_body(event.data)
             elif event is END_OF_BODY:
                 assert self.cycle is not None
                 self.cycle.end_body()
-            elif kind is Upgrade:
-                assert isinstance(event, Upgrade)
-                self._upgrade(event.head)
-                return
-            elif kind is Rejected:
-                assert isinstance(event, Rejected)
-                self._rejected(event)
-                return
+            elif event is NEED_DATA or event is PAUSED:
+                break
             elif event is CLOSED:
                 self._close()
                 return
-            else:  # NEED_DATA, PAUSED
-                break
+            elif isinstance(event, Upgrade):
+                self._upgrade(event.head)
+                return
+            else:
+                self._rejected(event)
+                return
         if conn.reading is not self._reading:
             self._sync_reading()
 
@@ -233,7 +237,8 @@ class HTTPProtocol(asyncio.Protocol):
 
     def _start(self, head: RequestHead) -> None:
         worker = self.worker
-        if worker.over_capacity():
+        settings = self.settings
+        if settings.limit_concurrency and worker.over_capacity():
             log.warning(
                 "limit_concurrency (%d) reached: 503 to %s",
                 self.settings.limit_concurrency,
@@ -241,9 +246,11 @@ class HTTPProtocol(asyncio.Protocol):
             )
             self.refuse_request(503, b"Service Unavailable", head, extra=_RETRY_AFTER)
             return
-        if self.settings.health_paths and self._answer_health(head):
+        if settings.health_paths and self._answer_health(head):
             return
-        scope = self.scope_for(head)
+        scope = request_scope(
+            settings, self.info, worker.state, head.target, head.http_version, head.headers
+        )
         scope["method"] = head.method
         scope["extensions"] = self.info.extensions
         has_body = bool(head.content_length or head.chunked)
@@ -295,10 +302,10 @@ class HTTPProtocol(asyncio.Protocol):
         if access is not None and access.health:
             access.response(self.scope_for(head), conn.response_status, conn.response_bytes, 0.0)
         # called from _pump's loop, which goes on to the next request
-        if conn.response_complete(self.loop.time()):
-            self._sync_reading()
-        else:
+        if conn.response_complete(self.loop.time()) is _CLOSE:
             self._close()
+        else:
+            self._sync_reading()
         return True
 
     # -- the Stream of the current request (stream.py) ------------------------------------
@@ -310,7 +317,13 @@ class HTTPProtocol(asyncio.Protocol):
         self.conn.start_response(status, headers, trailers)
 
     def body(self, data: bytes, more: bool) -> None:
-        self._write(self.conn.send_body(data, more))
+        data_out = self.conn.send_body(data, more)
+        # (the hot path: _write written out)
+        if not self._closed and self.transport is not None:
+            if isinstance(data_out, bytes):
+                self.transport.write(data_out)
+            else:
+                self.transport.writelines(data_out)
 
     def trailers(self, headers: Iterable[Iterable[bytes]], more: bool) -> None:
         data = self.conn.send_trailers(headers, more)
@@ -341,15 +354,27 @@ class HTTPProtocol(asyncio.Protocol):
         conn = self.conn
         if cycle is not None:
             self.cycle = None
-            self._log(cycle)
-        if conn.response_complete(self.loop.time()):
-            if not self._reading:
-                self._sync_reading()
-            # a pipelined request may be waiting, or the client half-closed meanwhile
-            if conn.next_request_waiting:
-                self._pump()
-        else:
+            # (the hot path: _log written out)
+            worker = self.worker
+            access = self.settings.access_log
+            if access is None and worker.durations is None:
+                worker.response_done(None)
+            else:
+                duration = time.monotonic() - cycle.start_time
+                worker.response_done(duration)
+                if access is not None:
+                    access.response(
+                        cycle.scope, conn.response_status, conn.response_bytes, duration
+                    )
+        after = conn.response_complete(self.loop.time())
+        if after is _CLOSE:
             self._close()
+            return
+        if not self._reading:
+            self._sync_reading()
+        if after is _NEXT:
+            # a pipelined request is waiting, or the client half-closed meanwhile
+            self._pump()
 
     def refuse(self, status: int, body: bytes, content_type: bytes) -> None:
         data = self.conn.refuse(status, body, content_type)
@@ -419,9 +444,13 @@ class HTTPProtocol(asyncio.Protocol):
     def _log(self, cycle: RequestCycle) -> None:
         """Count and log the response (the app's, or the server's instead) to a request the
         app had."""
-        duration = time.monotonic() - cycle.start_time
-        self.worker.response_done(duration)
+        worker = self.worker
         access = self.settings.access_log
+        if access is None and worker.durations is None:
+            worker.response_done(None)  # nobody wants the time
+            return
+        duration = time.monotonic() - cycle.start_time
+        worker.response_done(duration)
         if access is not None:
             conn = self.conn
             access.response(cycle.scope, conn.response_status, conn.response_bytes, duration)

@@ -86,7 +86,6 @@ class RequestReader:
     __slots__ = (
         "_buffer",
         "_chunked",
-        "_eof",
         "_fast",
         "_h11",
         "_limits",
@@ -94,6 +93,7 @@ class RequestReader:
         "_scanned",
         "_short_head",
         "_state",
+        "eof",
         "used_h11",
     )
 
@@ -105,7 +105,8 @@ class RequestReader:
         #: False sends every request through h11 (the reference the fast path is tested against)
         self._fast = fast_path
         self._buffer = bytearray()
-        self._eof = False
+        #: the client has closed its sending side
+        self.eof = False
         self._state = _HEAD
         #: bytes of a Content-Length body still to come
         self._remaining = 0
@@ -122,11 +123,6 @@ class RequestReader:
         return len(self._buffer)
 
     @property
-    def eof(self) -> bool:
-        """The client has closed its sending side."""
-        return self._eof
-
-    @property
     def request_complete(self) -> bool:
         """The current request has been read to its end."""
         return self._state is _DONE
@@ -134,7 +130,7 @@ class RequestReader:
     def feed(self, data: bytes) -> None:
         """Add bytes received from the client; ``b""`` means the client closed its side."""
         if not data:
-            self._eof = True
+            self.eof = True
         if self._h11 is not None:
             self._h11.receive_data(data)
         else:
@@ -223,7 +219,7 @@ class RequestReader:
             if size > limits.max_head_size:
                 raise ProtocolError(431, "request head too large")
             self._scanned = size
-            if not self._eof:
+            if not self.eof:
                 # bare-LF heads never contain CRLFCRLF: let h11 judge them once it is clear
                 if b"\n\n" not in buffer:
                     return NEED_DATA
@@ -262,7 +258,7 @@ class RequestReader:
             return END_OF_BODY
         buffer = self._buffer
         if not buffer:
-            if self._eof:
+            if self.eof:
                 raise ProtocolError(400, "client closed the connection in the middle of a body")
             return NEED_DATA
         if len(buffer) <= remaining:
@@ -277,7 +273,7 @@ class RequestReader:
     def _read_chunked(self) -> Event:
         decoder = self._chunked
         assert decoder is not None
-        data = decoder.next_data(self._buffer, self._eof)
+        data = decoder.next_data(self._buffer, self.eof)
         if data is not None:
             return Body(data)
         if decoder.complete:
@@ -296,7 +292,7 @@ class RequestReader:
             raise ProtocolError(400, "obsolete line folding (obs-fold) in a header")
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._limits.max_head_size)
         conn.receive_data(bytes(self._buffer))
-        if self._eof:
+        if self.eof:
             conn.receive_data(b"")
         self._buffer.clear()
         self._h11 = conn
@@ -323,7 +319,7 @@ class RequestReader:
             # h11 has read the head and nothing after it: the body and what follows are ours
             data, closed = conn.trailing_data
             self._buffer = bytearray(data)
-            self._eof = self._eof or closed
+            self.eof = self.eof or closed
             self._h11 = None
             return self._start_body(head)
         if isinstance(event, h11.ConnectionClosed) and conn.their_state is h11.CLOSED:

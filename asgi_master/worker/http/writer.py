@@ -180,6 +180,13 @@ class ResponseWriter:
     )
 
     def __init__(self, method: str, http_version: str, server_line: bytes = SERVER_LINE) -> None:
+        self._server_line = server_line
+        self._lines: list[bytes] = []
+        self._special: dict[bytes, bytes] = {}
+        self.reset(method, http_version)
+
+    def reset(self, method: str, http_version: str) -> None:
+        """Serialise the response to the next request (one writer serves a connection)."""
         self._head_only = method == "HEAD"
         self._http10 = http_version == "1.0"
         #: what the head said, once it is out: the connection may be reused
@@ -187,11 +194,8 @@ class ResponseWriter:
         self._app_close = False
         self.status = 0
         self.body_bytes = 0
-        self._lines: list[bytes] = []
-        self._special: dict[bytes, bytes] = {}
         self._framing = _FRAMING_PENDING
         self._remaining = 0
-        self._server_line = server_line
         #: the app announced trailers (``http.response.trailers`` extension)
         self._trailers = False
 
@@ -223,7 +227,8 @@ class ResponseWriter:
             value = special[b"content-length"]
             if not value.isdigit():
                 raise ResponseError(f"content-length {value!r} is not a number")
-        self._app_close = b"close" in special.get(b"connection", b"").lower()
+        connection = special.get(b"connection")
+        self._app_close = connection is not None and b"close" in connection.lower()
         self.status = status
         self._lines = lines
         self._special = special
@@ -274,7 +279,7 @@ class ResponseWriter:
         else:
             connection = b"connection: close\r\n"
         head = [
-            status_line(self.status),
+            STATUS_LINES.get(self.status) or status_line(self.status),
             b"" if b"date" in special else DATE.get(),
             b"" if b"server" in special else self._server_line,
         ]
