@@ -10,8 +10,8 @@ from wsproto.utilities import generate_accept_token
 
 from asgi_master.worker.asgi import ASGIMessageError, ClientDisconnected
 from asgi_master.worker.ws.handshake import HandshakeRequest
+from asgi_master.worker.ws.inbox import MAX_QUEUE
 from asgi_master.worker.ws.session import (
-    MAX_QUEUE,
     SessionState,
     TransportAction,
     WebSocketSession,

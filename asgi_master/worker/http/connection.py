@@ -339,6 +339,9 @@ class HTTPConnection:
         """The response is complete: the connection is kept for the next request (IDLE,
         reading on) or must close (CLOSED); the answer says which, and whether bytes of the
         next request (or the client's close) are already here to be processed."""
+        if self.state is not _REQUEST:
+            # (both outcomes are transitions from REQUEST only)
+            raise ConnectionStateError(f"a complete response in state {self.state.name}")
         reader = self._reader
         if self._keep_alive and self._writer.keep_alive and reader.request_complete:
             reader.next_cycle()

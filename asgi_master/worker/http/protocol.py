@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 from ..accesslog import unparsed_request_scope
-from ..asgi import ASGIMessageError, ClientDisconnected
+from ..asgi import ClientDisconnected
 from ..cycle import RequestCycle
 from ..flow import WriteGate
 from ..scope import ConnectionInfo, request_scope
@@ -37,6 +36,7 @@ from .connection import (
     Upgrade,
 )
 from .head import RequestHead
+from .sendfile import send_file
 
 if TYPE_CHECKING:
     from ..context import WorkerState
@@ -52,10 +52,6 @@ _HEALTH_HEADERS: Final = [
     (b"content-type", b"text/plain; charset=utf-8"),
     (b"cache-control", b"no-store"),
 ]
-#: how much of a file one os.sendfile call may send (it returns early on a full socket anyway)
-_SENDFILE_CHUNK: Final = 1 << 22
-#: copy-mode chunk when the transport already holds data (order must be kept)
-_COPY_CHUNK: Final = 256 * 1024
 _REQUEST: Final = ConnectionState.REQUEST
 _CLOSE: Final = CLOSE
 _NEXT: Final = NEXT
@@ -334,7 +330,7 @@ class HTTPProtocol(asyncio.Protocol):
         conn = self.conn
         self._write(conn.file_head(size))
         if conn.file_body_wanted:
-            await self._send_file(fd, size)
+            await send_file(self, fd, size)
 
     def send_continue(self) -> None:
         data = self.conn.send_continue()
@@ -391,6 +387,15 @@ class HTTPProtocol(asyncio.Protocol):
 
     # -- writing --------------------------------------------------------------------------
 
+    @property
+    def closed(self) -> bool:
+        """The transport is closing or was given away: nothing more is written."""
+        return self._closed
+
+    def write(self, data: bytes) -> None:
+        """Queue bytes on the transport (``sendfile.FileSink``)."""
+        self._write(data)
+
     def _write(self, data: bytes | tuple[bytes, ...]) -> None:
         """Queue bytes (or pieces to send together) on the transport; dropped once the
         connection is closed."""
@@ -399,45 +404,6 @@ class HTTPProtocol(asyncio.Protocol):
                 self.transport.write(data)
             else:
                 self.transport.writelines(data)
-
-    async def _send_file(self, fd: int, size: int) -> None:
-        """Send ``size`` bytes of the open file ``fd`` after what is queued.
-
-        Zero-copy (``os.sendfile`` on the socket) whenever the transport's own buffer is empty,
-        so nothing can overtake bytes already queued; otherwise (a slow client, or TLS) it
-        copies through the transport under the usual write flow control.
-        """
-        transport = self.transport
-        assert transport is not None
-        sock = transport.get_extra_info("socket")
-        zero_copy = sock is not None and transport.get_extra_info("sslcontext") is None
-        offset = 0
-        while offset < size:
-            if self._closed:
-                raise ClientDisconnected("the client has disconnected")
-            if zero_copy and transport.get_write_buffer_size() == 0:
-                try:
-                    sent = os.sendfile(
-                        sock.fileno(), fd, offset, min(size - offset, _SENDFILE_CHUNK)
-                    )
-                except BlockingIOError:
-                    sent = -1
-                except OSError as exc:
-                    raise ClientDisconnected(f"sendfile failed: {exc.strerror}") from None
-                if sent == 0:
-                    raise ASGIMessageError(
-                        "http.response.pathsend: the file shrank while it was sent"
-                    )
-                if sent > 0:
-                    offset += sent
-                    continue
-            chunk = os.pread(fd, min(size - offset, _COPY_CHUNK), offset)
-            if not chunk:
-                raise ASGIMessageError("http.response.pathsend: the file shrank while it was sent")
-            self._write(chunk)
-            offset += len(chunk)
-            if self.write_paused:
-                await self.drain()
 
     # -- the access log -------------------------------------------------------------------
 

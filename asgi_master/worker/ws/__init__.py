@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from .handshake import HandshakeError, read_handshake
+from .handshake import HandshakeError, HTTP11Reply, read_handshake
 from .protocol import WebSocketProtocol
 from .session import SessionState, WebSocketSession
 
@@ -51,7 +51,9 @@ def start_websocket(http: HTTPProtocol, head: RequestHead) -> None:
         extensions["tls"] = tls
     scope["extensions"] = extensions
     trailing = http.detach()
-    session = WebSocketSession(request, settings.websocket, settings.server_line)
+    session = WebSocketSession(
+        request, settings.websocket, HTTP11Reply(request, settings.server_line)
+    )
     protocol = WebSocketProtocol(worker, transport, session, scope)
     transport.set_protocol(protocol)
     worker.connections.add(protocol)

@@ -170,3 +170,11 @@ class FrameScanner:
             self._head_size = head
         self._buffer = data[pos:]
         return True
+
+
+def valid_close_code(code: object) -> bool:
+    """A code an endpoint may put in a close frame (RFC 6455 7.4, with the IANA registry's
+    1012-1014)."""
+    return type(code) is int and (
+        1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
+    )

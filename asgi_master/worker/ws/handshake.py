@@ -11,13 +11,13 @@ import base64
 import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from wsproto.utilities import generate_accept_token
 
 from ..grammar import CONTROL, TOKEN
 from ..http.head import RequestHead
-from ..http.writer import DATE, SERVER_LINE
+from ..http.writer import DATE, SERVER_LINE, ResponseWriter, simple_response
 
 #: headers the handshake itself owns; an app must not set them through ``headers``
 _RESERVED: Final = frozenset({b"upgrade", b"connection", b"content-length", b"transfer-encoding"})
@@ -124,3 +124,61 @@ def accept_response(
         lines.append(b"%s: %s\r\n" % (name, value))
     lines.append(b"\r\n")
     return b"".join(lines)
+
+
+class HandshakeReply(Protocol):
+    """How the session answers the opening handshake on the protocol that carries it: over
+    HTTP/1.1 a ``101`` or a whole response written on the connection (``HTTP11Reply``). Each
+    method returns the bytes to write."""
+
+    @property
+    def response_started(self) -> bool:
+        """Part of a denial response has been written."""
+
+    def accept(
+        self, subprotocol: object, headers: Iterable[Iterable[bytes]], extensions: bytes | None
+    ) -> bytes:
+        """The app's ``websocket.accept``; raises ``AcceptError``."""
+
+    def deny(self, status: int, body: bytes) -> bytes:
+        """A response of the server's (403 for ``websocket.close``, 500 for a failed app)."""
+
+    def start_response(self, status: int, headers: Iterable[Iterable[bytes]]) -> int:
+        """The app's ``websocket.http.response.start``: its status; raises ``ResponseError``."""
+
+    def response_body(self, body: bytes, more: bool) -> bytes:
+        """A part of the app's denial response; raises ``ResponseError``."""
+
+
+class HTTP11Reply:
+    """The answers to a handshake made on an HTTP/1.1 connection (which closes after a denial)."""
+
+    __slots__ = ("_request", "_server_line", "_writer")
+
+    def __init__(self, request: HandshakeRequest, server_line: bytes = SERVER_LINE) -> None:
+        self._request = request
+        self._server_line = server_line
+        self._writer: ResponseWriter | None = None
+
+    @property
+    def response_started(self) -> bool:
+        return self._writer is not None and not self._writer.head_pending
+
+    def accept(
+        self, subprotocol: object, headers: Iterable[Iterable[bytes]], extensions: bytes | None
+    ) -> bytes:
+        return accept_response(self._request, subprotocol, headers, extensions, self._server_line)
+
+    def deny(self, status: int, body: bytes) -> bytes:
+        return simple_response(status, body)
+
+    def start_response(self, status: int, headers: Iterable[Iterable[bytes]]) -> int:
+        writer = ResponseWriter("GET", "1.1", self._server_line)
+        writer.start(status, headers)
+        self._writer = writer
+        return writer.status
+
+    def response_body(self, body: bytes, more: bool) -> bytes:
+        assert self._writer is not None
+        data = self._writer.body(body, more, keep_alive=False)
+        return data if isinstance(data, bytes) else b"".join(data)

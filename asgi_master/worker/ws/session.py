@@ -19,47 +19,33 @@ ends CLOSED, and the app's next ``receive`` (after messages already queued) is
 ``websocket.disconnect`` with the code the session ended with: the peer's close code, the code of
 the close frame the server sent, or 1006 when no close frame was exchanged.
 
-While the session is open, the common frame (a masked, unfragmented text or binary message of up
-to 64 KiB) is read and an outgoing message written by ``frames`` instead of wsproto: wsproto's
-general frame parser cost most of an echo's time. Every other frame still reaches wsproto, byte
-for byte, and a differential test holds both routes to the same outcome.
+While open, the common frame (a masked, unfragmented message of up to 64 KiB) is read, and an
+outgoing message written, by ``frames`` instead of wsproto, whose general parser cost most of an
+echo's time; every other frame reaches wsproto byte for byte (a differential test holds both).
 """
 
 from __future__ import annotations
 
 import enum
-from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING, Final
 
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 
 from ..asgi import ASGIMessageError, ClientDisconnected, Message, ResponseError
-from ..http.writer import SERVER_LINE, ResponseWriter, simple_response
 from .deflate import ServerDeflate, negotiate
-from .frames import FIN_BINARY, FIN_TEXT, FrameScanner, data_frame
-from .handshake import AcceptError, HandshakeRequest, accept_response
+from .frames import FIN_BINARY, FIN_TEXT, FrameScanner, data_frame, valid_close_code
+from .handshake import AcceptError, HandshakeReply, HandshakeRequest, HTTP11Reply
+from .inbox import QUEUE_HIGH_WATER, Inbox, MessageTooLarge
 
 if TYPE_CHECKING:
     from ..context import WebSocketSettings
 
-#: reading pauses while this many received messages, or bytes of them, wait for the app
-MAX_QUEUE: Final = 32
-QUEUE_HIGH_WATER: Final = 1024 * 1024
 #: with permessage-deflate, bytes are fed to the decompressor in slices this big, so that a
 #: small compressed frame cannot inflate far past the message size limit before it is checked
 DEFLATE_SLICE: Final = 8 * 1024
 ABNORMAL_CLOSURE: Final = 1006
-_APP_TYPES: Final = frozenset(
-    {
-        "websocket.accept",
-        "websocket.send",
-        "websocket.close",
-        "websocket.http.response.start",
-        "websocket.http.response.body",
-    }
-)
 
 
 class SessionState(enum.Enum):
@@ -102,14 +88,6 @@ _WS_REMOTE_CLOSING: Final = ConnectionState.REMOTE_CLOSING
 _WS_CLOSED: Final = ConnectionState.CLOSED
 
 
-def valid_close_code(code: object) -> bool:
-    """A code an endpoint may put in a close frame (RFC 6455 7.4, with the IANA registry's
-    1012-1014)."""
-    return type(code) is int and (
-        1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
-    )
-
-
 class WebSocketSession:
     """The state of one WebSocket connection between the network and the app."""
 
@@ -120,23 +98,18 @@ class WebSocketSession:
         "_close_reason",
         "_conn",
         "_deflate",
-        "_disconnect",
         "_extensions",
         "_failed",
         "_fast_frames",
         "_gone",
         "_inbox",
         "_out",
-        "_part_size",
-        "_parts",
         "_pending",
         "_ping_payload",
-        "_queued_bytes",
         "_scanner",
-        "_writer",
         "bytes_sent",
+        "reply",
         "request",
-        "server_line",
         "settings",
         "state",
         "status",
@@ -147,14 +120,14 @@ class WebSocketSession:
         self,
         request: HandshakeRequest,
         settings: WebSocketSettings,
-        server_line: bytes = SERVER_LINE,
+        reply: HandshakeReply | None = None,
         *,
         fast_frames: bool = True,
     ) -> None:
+        """``reply``: how the handshake is answered (HTTP/1.1 by default)."""
         self.request = request
         self.settings = settings
-        #: the ``server:`` header line of the responses (empty when turned off)
-        self.server_line = server_line
+        self.reply = reply if reply is not None else HTTP11Reply(request)
         self.state = _CONNECTING
         self.transport_action = _ACTION_KEEP
         #: 101 once accepted, or the status of the denial response (for the access log)
@@ -171,12 +144,7 @@ class WebSocketSession:
         self._scanner: FrameScanner | None = None
         self._out: list[bytes] = []
         self._pending = bytearray()
-        self._inbox: deque[tuple[Message, int]] = deque([({"type": "websocket.connect"}, 0)])
-        self._queued_bytes = 0
-        #: the fragments of the message being received (all str or all bytes)
-        self._parts: list[str | bytes | bytearray] = []
-        self._part_size = 0
-        self._writer: ResponseWriter | None = None
+        self._inbox = Inbox(settings.max_message_size)
         self._ping_payload: bytes | None = None
         self._close_code = ABNORMAL_CLOSURE
         self._close_reason = ""
@@ -184,7 +152,6 @@ class WebSocketSession:
         self._app_closed = False
         self._gone = False
         self._failed = False
-        self._disconnect: Message | None = None
 
     # -- output ---------------------------------------------------------------------------
 
@@ -200,11 +167,7 @@ class WebSocketSession:
     @property
     def inbox_full(self) -> bool:
         """Enough waits for the app: stop reading from the peer until it catches up."""
-        return (
-            len(self._inbox) >= MAX_QUEUE
-            or self._queued_bytes >= QUEUE_HIGH_WATER
-            or len(self._pending) >= QUEUE_HIGH_WATER
-        )
+        return self._inbox.full or len(self._pending) >= QUEUE_HIGH_WATER
 
     @property
     def awaiting_pong(self) -> bool:
@@ -219,13 +182,7 @@ class WebSocketSession:
     def next_message(self) -> Message | None:
         """The next message for the app's ``receive``, or None if it must wait; after the
         disconnect, every call returns it again."""
-        if self._inbox:
-            message, size = self._inbox.popleft()
-            self._queued_bytes -= size
-            return message
-        if self._disconnect is not None:
-            return dict(self._disconnect)
-        return None
+        return self._inbox.next_message()
 
     # -- input from the network -----------------------------------------------------------
 
@@ -271,8 +228,7 @@ class WebSocketSession:
             message: Message = {"type": "websocket.receive", "text": text}
         else:
             message = {"type": "websocket.receive", "bytes": payload}
-        self._inbox.append((message, len(payload)))
-        self._queued_bytes += len(payload)
+        self._inbox.put(message, len(payload))
         return True
 
     def _wsproto_frames(self, data: bytes) -> bool:
@@ -329,35 +285,11 @@ class WebSocketSession:
                 self._finish(self._close_code, self._close_reason)
 
     def _message_part(self, event: TextMessage | BytesMessage) -> None:
-        data = event.data
-        if isinstance(data, str):
-            size = len(data) if data.isascii() else len(data.encode("utf-8"))
-        else:
-            size = len(data)
-        total = self._part_size + size
-        limit = self.settings.max_message_size
-        if limit and total > limit:
-            self._parts = []
-            self._part_size = 0
+        try:
+            self._inbox.fragment(event.data, event.message_finished)
+        except MessageTooLarge as exc:
             self._gone = True
-            self._close(1009, f"message larger than {limit} bytes", wait=True)
-            return
-        self._parts.append(data)
-        self._part_size = total
-        if not event.message_finished:
-            return
-        message: Message
-        if isinstance(event, TextMessage):
-            message = {"type": "websocket.receive", "text": "".join(cast(list[str], self._parts))}
-        else:
-            message = {
-                "type": "websocket.receive",
-                "bytes": b"".join(cast(list[bytes], self._parts)),
-            }
-        self._parts = []
-        self._part_size = 0
-        self._inbox.append((message, total))
-        self._queued_bytes += total
+            self._close(1009, str(exc), wait=True)
 
     # -- timers (called by the adapter) ---------------------------------------------------
 
@@ -415,8 +347,7 @@ class WebSocketSession:
         if state is _CONNECTING:
             self._deny(500, b"Internal Server Error\n")
         elif state is _RESPONDING:
-            writer = self._writer
-            if writer is not None and not writer.head_pending:
+            if self.reply.response_started:
                 self.state = _CLOSED
                 self.transport_action = _ACTION_ABORT
                 self._end(ABNORMAL_CLOSURE, "")
@@ -429,13 +360,7 @@ class WebSocketSession:
     def _on_accept(self, message: Message) -> None:
         headers = message.get("headers") or ()
         try:
-            response = accept_response(
-                self.request,
-                message.get("subprotocol"),
-                headers,
-                self._extensions,
-                self.server_line,
-            )
+            response = self.reply.accept(message.get("subprotocol"), headers, self._extensions)
         except AcceptError as exc:
             raise ASGIMessageError(f"websocket.accept: {exc}") from None
         self._out.append(response)
@@ -460,25 +385,22 @@ class WebSocketSession:
         self._deny(403, b"")
 
     def _deny(self, status: int, body: bytes) -> None:
-        self._out.append(simple_response(status, body))
+        self._out.append(self.reply.deny(status, body))
         self.status = status
         self.state = _CLOSED
         self.transport_action = _ACTION_CLOSE
         self._end(ABNORMAL_CLOSURE, "")
 
     def _on_response_start(self, message: Message) -> None:
-        writer = ResponseWriter("GET", "1.1", self.server_line)
         try:
-            writer.start(message.get("status", 0), message.get("headers") or ())
+            self.status = self.reply.start_response(
+                message.get("status", 0), message.get("headers") or ()
+            )
         except ResponseError as exc:
             raise ASGIMessageError(f"websocket.http.response.start: {exc}") from None
-        self._writer = writer
-        self.status = writer.status
         self.state = _RESPONDING
 
     def _on_response_body(self, message: Message) -> None:
-        writer = self._writer
-        assert writer is not None
         body = message.get("body", b"")
         if not isinstance(body, bytes | bytearray | memoryview):
             raise ASGIMessageError(
@@ -486,10 +408,9 @@ class WebSocketSession:
             )
         more = bool(message.get("more_body", False))
         try:
-            data = writer.body(bytes(body), more, keep_alive=False)
+            self._out.append(self.reply.response_body(bytes(body), more))
         except ResponseError as exc:
             raise ASGIMessageError(f"websocket.http.response.body: {exc}") from None
-        self._out.append(data if isinstance(data, bytes) else b"".join(data))
         self.bytes_sent += len(body)
         if not more:
             self._app_closed = True
@@ -563,10 +484,7 @@ class WebSocketSession:
         self._end(code, reason)
 
     def _end(self, code: int, reason: str) -> None:
-        if self._disconnect is None:
-            disconnect = {"type": "websocket.disconnect", "code": int(code), "reason": reason}
-            self._disconnect = disconnect
-            self._inbox.append((dict(disconnect), 0))
+        self._inbox.disconnect(code, reason)
 
 
 _Handler = Callable[[WebSocketSession, Message], None]
@@ -578,3 +496,5 @@ _TRANSITIONS: Final[dict[tuple[SessionState, str], _Handler]] = {
     (_OPEN, "websocket.send"): WebSocketSession._on_send,
     (_OPEN, "websocket.close"): WebSocketSession._on_close,
 }
+#: the message types an app may send at all (a late one after the peer left is a disconnect)
+_APP_TYPES: Final = frozenset(kind for _, kind in _TRANSITIONS)

@@ -1,0 +1,134 @@
+"""The package's shape, read from its sources: no import cycle (at run time, inside functions
+or for type checking only), no module over 500 lines, a sans-IO HTTP/1.1 connection that never
+imports asyncio, and a request cycle that knows nothing of HTTP/1.1."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "asgi_master"
+MAX_LINES = 500
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES: dict[str, Path] = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _imports(name: str, path: Path) -> set[str]:
+    """Every module of the package that ``name`` imports, wherever the import statement is."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            # ``from pkg import submodule`` imports the submodule
+            targets = [
+                f"{module}.{a.name}" if f"{module}.{a.name}" in MODULES else module
+                for a in node.names
+            ]
+        else:
+            continue
+        found.update(t for t in targets if t in MODULES and t != name)
+    return found
+
+
+GRAPH: dict[str, set[str]] = {name: _imports(name, path) for name, path in MODULES.items()}
+
+
+def _cycles() -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in GRAPH[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                components.append(sorted(component))
+
+    for node in GRAPH:
+        if node not in index:
+            visit(node)
+    return components
+
+
+def _reachable(start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        node = todo.pop()
+        if node not in seen:
+            seen.add(node)
+            todo.extend(GRAPH[node])
+    return seen
+
+
+def _third_party(name: str) -> set[str]:
+    """Top-level names of what ``name`` imports from outside the package."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(MODULES[name].read_text())):
+        if isinstance(node, ast.Import):
+            out.update(alias.name.partition(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            out.add(node.module.partition(".")[0])
+    return out
+
+
+def test_the_package_has_no_import_cycle():
+    assert _cycles() == []
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_no_module_is_over_500_lines(name):
+    lines = len(MODULES[name].read_text().splitlines())
+    assert lines <= MAX_LINES, f"{name} has {lines} lines"
+
+
+def test_the_http11_connection_and_all_it_imports_never_import_asyncio():
+    modules = _reachable("asgi_master.worker.http.connection")
+    assert "asgi_master.worker.http.reader" in modules  # the graph is read, not empty
+    assert [m for m in sorted(modules) if "asyncio" in _third_party(m)] == []
+
+
+def test_the_request_cycle_imports_nothing_of_http11():
+    modules = _reachable("asgi_master.worker.cycle")
+    assert "asgi_master.worker.stream" in modules
+    assert [m for m in sorted(modules) if m.startswith("asgi_master.worker.http")] == []
+
+
+def test_the_import_graph_sees_imports_inside_functions_and_type_checking_blocks():
+    # the graph would miss lazy and typing-only cycles if these edges were not found
+    assert "asgi_master.worker.context" in GRAPH["asgi_master.worker.scope"]  # TYPE_CHECKING
+    assert any(GRAPH[name] for name in GRAPH)
