@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..channel import DURATION_BUCKETS
+from ..channel import DURATION_BUCKETS, WorkerStats
 from ..config import Config
 from .asgi import HTTP_EXTENSIONS, ASGIApp
 from .http.accesslog import AccessLogFormat
@@ -99,15 +99,14 @@ class ServerContext:
         self.durations[bisect.bisect_left(DURATION_BUCKETS, seconds)] += 1
         self.duration_sum += seconds
 
-    def stats(self) -> str:
-        """The STATS message the worker sends its master every second."""
-        text = f"requests={self.requests_served} connections={len(self.connections)}"
-        if self.durations is not None:
-            text += (
-                f" durations={','.join(map(str, self.durations))}"
-                f" duration_sum={self.duration_sum:.6f}"
-            )
-        return text
+    def stats(self) -> WorkerStats:
+        """The figures the worker sends its master every second (channel.py encodes them)."""
+        return WorkerStats(
+            requests=self.requests_served,
+            connections=len(self.connections),
+            durations=tuple(self.durations or ()),
+            duration_sum=self.duration_sum,
+        )
 
     @classmethod
     def from_config(

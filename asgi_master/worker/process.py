@@ -195,7 +195,7 @@ class Worker:
         ctx = self.ctx
         for conn in list(ctx.connections):
             conn.close_if_idle(now, ctx.keepalive_timeout)
-        self.channel.send(Kind.STATS, ctx.stats())
+        self.channel.send(Kind.STATS, ctx.stats().encode())
         if os.getppid() != self.master_pid:
             log.warning("Worker %d: master is gone, stopping", self.worker_id)
             self.stop(True)
