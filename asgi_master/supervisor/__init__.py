@@ -12,10 +12,10 @@ from collections.abc import Callable
 
 from .. import logs
 from ..config import Config
-from . import privileges
 from .master import Master
+from .metrics import MetricsEndpoint
 from .pidfile import PidfileError, remove_pidfile, write_pidfile
-from .privileges import PrivilegeError
+from .privileges import PrivilegeError, apply_process_settings, hand_over, resolve_credentials
 from .sockets import BindError, Listener, adopt_all, bind_all
 from .systemd import Notifier, take_listen_fds
 from .upgrade import Launch, Takeover, oldbin, take_takeover
@@ -51,6 +51,20 @@ def _listeners(
     return bind_all(config)
 
 
+def _metrics_endpoint(config: Config) -> MetricsEndpoint | None:
+    """The Prometheus endpoint of ``metrics_bind``, listening; OSError names the address."""
+    if config.metrics_bind is None:
+        return None
+    try:
+        metrics = MetricsEndpoint(config.metrics_bind)
+    except OSError as exc:
+        raise OSError(
+            f"cannot serve metrics on {config.metrics_bind}: {exc.strerror or exc}"
+        ) from None
+    log.info("Metrics on http://%s/metrics", metrics.describe())
+    return metrics
+
+
 def run(
     config: Config,
     reload_config: Callable[[], Config],
@@ -66,8 +80,8 @@ def run(
     notifier = Notifier.from_environ(os.environ)
     activated = take_listen_fds(os.environ)
     try:
-        privileges.apply_process_settings(config)
-        credentials = privileges.resolve(config)
+        apply_process_settings(config)
+        credentials = resolve_credentials(config)
     except PrivilegeError as exc:
         log.error("%s", exc)
         return 1
@@ -76,18 +90,22 @@ def run(
     except OSError as exc:
         log.error("cannot open log file %s: %s", exc.filename, exc.strerror)
         return 1
-    privileges.hand_over(logs.log_files(), credentials)
+    hand_over(logs.log_files(), credentials)
     try:
         listeners = _listeners(config, takeover, activated)
     except BindError as exc:
         log.error("%s", exc)
         return 1
     pidfile = config.pidfile
+    metrics = None
     try:
+        metrics = _metrics_endpoint(config)
         if pidfile:
             write_pidfile(pidfile)
     except (PidfileError, OSError) as exc:
         log.error("%s", exc)
+        if metrics is not None:
+            metrics.close()
         for listener in listeners:
             listener.close(unlink=takeover is None)
         return 1
@@ -99,12 +117,13 @@ def run(
         takeover=takeover,
         notifier=notifier,
         credentials=credentials,
+        metrics=metrics,
     )
     try:
         return master.run()
     finally:
         # after a SIGUSR2 hand-over the new master serves on these sockets: keep their files
-        handed_over = master.successor_pid is not None
+        handed_over = master.upgrade.successor_pid is not None
         for listener in listeners:
             listener.close(unlink=not handed_over)
         if pidfile:

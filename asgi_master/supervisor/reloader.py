@@ -18,6 +18,8 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Final
 
+from .exits import describe_exit
+
 if TYPE_CHECKING:
     from ..config import Config
 
@@ -167,6 +169,16 @@ class EventWatcher:
         """The master reaped the child (``waitpid(-1)``): tell the Popen object."""
         self._process.returncode = status
         self.pid = None
+
+    def fall_back_to_polling(self, status: int) -> PollingWatcher:
+        """The child died (``status`` from waitpid) while the master serves: poll instead."""
+        log.warning(
+            "reload: the file watcher (pid %s) %s; polling from now on",
+            self._process.pid,
+            describe_exit(status),
+        )
+        self.close()
+        return PollingWatcher(self.root, self.extra)
 
     def close(self) -> None:
         """Stop the child and wait for it (the master is exiting)."""
