@@ -299,19 +299,3 @@ def test_socket_activation_serves_on_the_passed_socket_instead_of_bind(tmp_path:
             with contextlib.suppress(ProcessLookupError, psutil.NoSuchProcess):
                 if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
                     os.kill(pid, signal.SIGKILL)
-
-
-def test_listen_fds_meant_for_another_process_are_ignored_and_removed():
-    from asgi_master.supervisor.systemd import take_listen_fds
-
-    environ = {"LISTEN_PID": "1", "LISTEN_FDS": "2", "LISTEN_FDNAMES": "web:admin", "X": "y"}
-    assert take_listen_fds(environ) == []
-    assert environ == {"X": "y"}
-
-
-def test_listen_fds_for_us_are_numbered_from_3_with_their_names():
-    from asgi_master.supervisor.systemd import take_listen_fds
-
-    environ = {"LISTEN_PID": str(os.getpid()), "LISTEN_FDS": "2", "LISTEN_FDNAMES": "web"}
-    assert take_listen_fds(environ) == [(3, "web"), (4, "unknown")]
-    assert environ == {}
