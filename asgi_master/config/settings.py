@@ -24,6 +24,7 @@ from .types import (
     FileMode,
     Int,
     ListOf,
+    OpenFilesLimit,
     OptionalBind,
     OptionalFileMode,
     ProxyAddress,
@@ -538,6 +539,16 @@ class Config:
         "Directory the master changes to before binding, writing the pidfile or starting "
         "workers; relative paths in other settings are relative to it (the config file itself "
         "is found from where the server was started).",
+    )
+    open_files_limit: int | str = setting(
+        OpenFilesLimit(),
+        "hard",
+        "process",
+        "Soft limit on open files (RLIMIT_NOFILE, `ulimit -n`) the master raises itself to at "
+        "start; the workers inherit it, and every connection holds one. `hard`: up to the hard "
+        "limit (systemd gives services 1024 soft, 524288 hard); a number: up to that, never "
+        "above the hard limit; `off`: keep the inherited one. It is never lowered. The log "
+        "says the value once.",
     )
 
     # -- not settings: where the values came from

@@ -16,6 +16,7 @@ from .master import Master
 from .metrics import MetricsEndpoint
 from .pidfile import PidfileError, remove_pidfile, write_pidfile
 from .privileges import PrivilegeError, apply_process_settings, hand_over, resolve_credentials
+from .rlimits import raise_open_files_limit
 from .sockets import BindError, Listener, adopt_all, bind_all
 from .systemd import Notifier, take_listen_fds
 from .upgrade import Launch, Takeover, oldbin, take_takeover
@@ -91,6 +92,7 @@ def run(
         log.error("cannot open log file %s: %s", exc.filename, exc.strerror)
         return 1
     hand_over(logs.log_files(), credentials)
+    raise_open_files_limit(config, announce=True)
     try:
         listeners = _listeners(config, takeover, activated)
     except BindError as exc:

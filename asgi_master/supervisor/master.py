@@ -40,6 +40,7 @@ from .privileges import (
 from .recycling import Recycler
 from .reloader import EventWatcher, Watcher, start_watcher
 from .replacement import RollingRestart
+from .rlimits import raise_open_files_limit
 from .signals import HANDLED, SignalQueue, in_terminal_foreground
 from .sockets import Listener
 from .stopping import Shutdown
@@ -228,6 +229,7 @@ class Master:
         self.credentials = deployment.credentials
         self.recycler.config = config
         self.target = config.workers
+        raise_open_files_limit(config, announce=False)
         logs.setup(config)
         hand_over(logs.log_files(), self.credentials)
 

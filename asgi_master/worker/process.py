@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import errno
 import faulthandler
 import logging
 import os
 import random
+import resource
 import signal
 import socket
 import sys
@@ -93,6 +95,45 @@ def run_worker(
         loop.close()
 
 
+class DescriptorWatch:
+    """Notices, once per episode, that the worker is out of file descriptors.
+
+    The event loop says nothing when accept fails for lack of descriptors (libuv accepts and
+    closes the waiting connections itself), so the worker counts: an estimate per tick (the
+    descriptors open when it became ready plus its connections), and the real count from
+    /proc only once the estimate passes three quarters of the limit.
+    """
+
+    def __init__(self) -> None:
+        self.limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        self.baseline = self.count() or 0
+        self.exhausted = False
+
+    def count(self) -> int | None:
+        """Descriptors open in this process now (None where /proc is not mounted)."""
+        try:
+            return len(os.listdir("/proc/self/fd")) - 1  # listdir's own
+        except OSError as exc:
+            # reading the directory takes a descriptor too
+            return self.limit if exc.errno in (errno.EMFILE, errno.ENFILE) else None
+
+    def check(self, connections: int) -> int | None:
+        """The descriptors in use if the worker has just run out, else None."""
+        if self.limit == resource.RLIM_INFINITY:
+            return None
+        if self.baseline + connections < self.limit * 3 // 4:
+            self.exhausted = False
+            return None
+        used = self.count()
+        if used is None or used < self.limit - 2:  # libuv keeps one spare for its accept trick
+            self.exhausted = self.exhausted and used is not None and used > self.limit * 9 // 10
+            return None
+        if self.exhausted:
+            return None
+        self.exhausted = True
+        return used
+
+
 class Worker:
     """The serving life of one worker process."""
 
@@ -147,6 +188,7 @@ class Worker:
         loop.add_signal_handler(signal.SIGINT, self.stop, False)
         loop.add_signal_handler(signal.SIGQUIT, self.stop, False)
         loop.add_signal_handler(signal.SIGUSR1, reopen_logs)  # log rotation
+        self.descriptors = DescriptorWatch()
         self.channel.send(Kind.READY)
         log.debug("Worker %d ready", self.worker_id)
         self._tick()
@@ -196,6 +238,15 @@ class Worker:
         for conn in list(ctx.connections):
             conn.close_if_idle(now, ctx.keepalive_timeout)
         self.channel.send(Kind.STATS, ctx.stats().encode())
+        used = self.descriptors.check(len(ctx.connections))
+        if used is not None:
+            log.warning(
+                "Worker %d: out of file descriptors (%d of %d in use, see open_files_limit): "
+                "new connections are closed as soon as they are accepted until some close",
+                self.worker_id,
+                used,
+                self.descriptors.limit,
+            )
         if os.getppid() != self.master_pid:
             log.warning("Worker %d: master is gone, stopping", self.worker_id)
             self.stop(True)
