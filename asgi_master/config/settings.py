@@ -74,6 +74,107 @@ def setting(
 
 
 @dataclass(frozen=True, slots=True)
+class HookSpec:
+    """A server hook: where it runs, how it is called, when, and what its failure does."""
+
+    where: str
+    signature: str
+    when: str
+    on_failure: str
+
+
+#: the server hooks (asgi_master/hooks.py runs them), in the order of a server's life
+HOOKS: dict[str, HookSpec] = {
+    "on_starting": HookSpec(
+        "master",
+        "(server)",
+        "first, before the sockets are bound and the app is preloaded",
+        "the server does not start (status 1)",
+    ),
+    "when_ready": HookSpec(
+        "master",
+        "(server)",
+        "once every worker of the first generation is ready (when systemd is told READY=1)",
+        "the server serves on",
+    ),
+    "pre_fork": HookSpec(
+        "master",
+        "(server, worker)",
+        "just before each worker is forked (`worker.pid` is 0)",
+        "the worker is forked anyway",
+    ),
+    "post_fork": HookSpec(
+        "worker",
+        "(server, worker)",
+        "first thing in each new worker, before the app is imported or its factory called",
+        "the worker does not boot, like a failed lifespan startup (status 3)",
+    ),
+    "post_worker_init": HookSpec(
+        "worker",
+        "(worker)",
+        "once the app is loaded and its lifespan startup done, before the worker is ready",
+        "the worker does not boot, like a failed lifespan startup (status 3)",
+    ),
+    "worker_int": HookSpec(
+        "worker",
+        "(worker)",
+        "when the worker is told to stop at once (INT, QUIT)",
+        "the worker stops anyway",
+    ),
+    "worker_exit": HookSpec(
+        "worker",
+        "(server, worker)",
+        "last, after the worker has drained and run lifespan shutdown",
+        "the worker exits as it would have",
+    ),
+    "child_exit": HookSpec(
+        "master",
+        "(server, worker)",
+        "after a worker has exited and been reaped (`worker.exit_status`, `worker.exit_reason`)",
+        "the master carries on",
+    ),
+    "nworkers_changed": HookSpec(
+        "master",
+        "(server, new_value, old_value)",
+        "when the number of workers aimed for changes (TTIN, TTOU, WINCH, a reload)",
+        "the master carries on",
+    ),
+    "on_reload": HookSpec(
+        "master",
+        "(server)",
+        "on each reload, once the new configuration is read and valid (`server.config`), "
+        "before new workers are forked",
+        "the reload goes ahead",
+    ),
+    "pre_exec": HookSpec(
+        "master",
+        "(server)",
+        "on SIGUSR2, in the new master's process just before it executes",
+        "the upgrade is aborted and the old master serves on",
+    ),
+    "on_exit": HookSpec(
+        "master",
+        "(server)",
+        "last, just before the master exits",
+        "the exit status is unchanged",
+    ),
+}
+
+
+def hook_setting(name: str) -> Any:
+    """Declare the ``Config`` field of server hook ``name`` (see ``HOOKS``)."""
+    spec = HOOKS[name]
+    return setting(
+        AppPath(),
+        None,
+        "hooks",
+        f"Server hook `{name}{spec.signature}`, an import path `module:callable` imported in "
+        f"the {spec.where}: called {spec.when}. If it raises, the error is logged with its "
+        f"traceback and {spec.on_failure}. See docs/operations.md, Server hooks.",
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The effective configuration; ``sources`` says where each value came from."""
 
@@ -98,6 +199,26 @@ class Config:
         "application",
         "ASGI lifespan protocol. `auto`: used if the app supports it, skipped if it raises on "
         "the lifespan scope. `on`: required; any failure stops the worker. `off`: never sent.",
+    )
+    factory: bool = setting(
+        Bool(),
+        False,
+        "application",
+        "`app` names an app factory (uvicorn's `--factory`): a callable taking no arguments "
+        "that returns the ASGI (or WSGI) app. Each worker calls it once, after `post_fork`.",
+    )
+    preload_app: bool = setting(
+        Bool(),
+        False,
+        "application",
+        "Import the app once in the master, before forking the workers (gunicorn's "
+        "`--preload`): the workers share its memory copy-on-write (the master freezes its heap "
+        "with `gc.freeze()` first) and an app that cannot be imported stops the server at "
+        "once. With `factory`, the master imports the module and each worker calls the "
+        "factory. The price: SIGHUP re-reads the configuration and replaces the workers but "
+        "does *not* reload the app's code, since new workers are forked from the master's "
+        "copy; deploy new code with SIGUSR2. Keep import-time code free of connections and "
+        "threads (the master forks).",
     )
     interface: str = setting(
         Choice("auto", "asgi3", "wsgi"),
@@ -550,6 +671,20 @@ class Config:
         "above the hard limit; `off`: keep the inherited one. It is never lowered. The log "
         "says the value once.",
     )
+
+    # -- hooks (HOOKS above says where, when, and what a failure does)
+    on_starting: str | None = hook_setting("on_starting")
+    when_ready: str | None = hook_setting("when_ready")
+    pre_fork: str | None = hook_setting("pre_fork")
+    post_fork: str | None = hook_setting("post_fork")
+    post_worker_init: str | None = hook_setting("post_worker_init")
+    worker_int: str | None = hook_setting("worker_int")
+    worker_exit: str | None = hook_setting("worker_exit")
+    child_exit: str | None = hook_setting("child_exit")
+    nworkers_changed: str | None = hook_setting("nworkers_changed")
+    on_reload: str | None = hook_setting("on_reload")
+    pre_exec: str | None = hook_setting("pre_exec")
+    on_exit: str | None = hook_setting("on_exit")
 
     # -- not settings: where the values came from
     config_file: str | None = None

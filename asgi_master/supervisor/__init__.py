@@ -10,11 +10,13 @@ import os
 import socket
 from collections.abc import Callable
 
-from .. import logs
+from .. import hooks, logs
 from ..config import Config
+from ..worker import AppLoadError
 from .master import Master
 from .metrics import MetricsEndpoint
 from .pidfile import PidfileError, remove_pidfile, write_pidfile
+from .preload import preload, reload_behaviour
 from .privileges import PrivilegeError, apply_process_settings, hand_over, resolve_credentials
 from .rlimits import raise_open_files_limit
 from .sockets import BindError, Listener, adopt_all, bind_all
@@ -93,6 +95,17 @@ def run(
         return 1
     hand_over(logs.log_files(), credentials)
     raise_open_files_limit(config, announce=True)
+    if hooks.load(config, "master") is not None:
+        return 2
+    if hooks.run(config, "on_starting", hooks.Server(os.getpid(), config, 1)) is not None:
+        return 1
+    try:
+        preloaded = preload(config)
+    except AppLoadError as exc:
+        log.error("Cannot preload the app: %s", exc, exc_info=exc.__cause__)
+        return 2
+    if config.preload_app:
+        log.info("Preloaded %s in the master; %s", config.app, reload_behaviour(config))
     try:
         listeners = _listeners(config, takeover, activated)
     except BindError as exc:
@@ -120,6 +133,7 @@ def run(
         notifier=notifier,
         credentials=credentials,
         metrics=metrics,
+        preloaded=preloaded,
     )
     try:
         return master.run()

@@ -44,6 +44,8 @@ class WorkerHandle:
     #: when the last TERM/QUIT/ABRT was sent
     signalled_at: float = 0.0
     killed: bool = False
+    #: the last signal the master sent it (dying of a stop signal it was sent is expected)
+    last_signal: signal.Signals | None = None
     channel_open: bool = True
     boot_failure: str = ""
     #: PID of the worker this one replaces once it is READY (reload or recycling)
@@ -61,6 +63,7 @@ class WorkerHandle:
         """Signal the process; a worker that already exited is not an error."""
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signum)
+        self.last_signal = signum
         if signum == signal.SIGKILL:
             self.killed = True
 

@@ -3,8 +3,8 @@
 One thread, one loop: wait on the signal queue and the workers' control channels (at most one
 second), then handle queued signals, read the channels, reap exited children (any child, so
 orphans are reaped when we are PID 1), check heartbeats and recycling limits, advance the
-replacement queue, and converge the set of workers to the target. Nothing in the master ever
-imports the application.
+replacement queue, and converge the set of workers to the target. The master imports the
+application only with ``preload_app`` (see preload.py); it runs the master's server hooks.
 """
 
 from __future__ import annotations
@@ -19,15 +19,16 @@ from collections.abc import Callable
 
 import setproctitle
 
-from .. import logs
+from .. import hooks, logs
 from ..channel import Kind, WorkerStats
-from ..config import Config, ConfigError
+from ..config import Config
 from ..worker import EXIT_APP_IMPORT, EXIT_BOOT_FAILED, run_worker
 from .backoff import CrashBackoff
 from .exits import describe_exit
 from .forking import fork_worker
-from .generations import Deployment, Generations
+from .generations import Deployment, Generations, ReloadRefused, read_deployment
 from .handle import WorkerHandle, WorkerState
+from .logfiles import reopen_log_files
 from .metrics import MetricsEndpoint, Totals
 from .privileges import (
     Credentials,
@@ -35,10 +36,9 @@ from .privileges import (
     apply_process_settings,
     drop_privileges,
     hand_over,
-    resolve_credentials,
 )
 from .recycling import Recycler
-from .reloader import EventWatcher, Watcher, start_watcher
+from .reloader import EventWatcher, Watcher, describe_changes, start_watcher
 from .replacement import RollingRestart
 from .rlimits import raise_open_files_limit
 from .signals import HANDLED, SignalQueue, in_terminal_foreground
@@ -64,16 +64,19 @@ class Master:
         notifier: Notifier | None = None,
         credentials: Credentials | None = None,
         metrics: MetricsEndpoint | None = None,
+        preloaded: object = None,
     ) -> None:
         self.config = config
         self.listeners = listeners
         self.reload_config = reload_config
         self.notifier = notifier or Notifier(None)
         self.credentials = credentials
+        #: the app object the master holds (``preload_app``), forked into every worker
+        self.preloaded = preloaded
         self.pid = os.getpid()
         self.upgrade = HandOver(self.pid, launch, takeover)
         self.target = config.workers
-        self.generations = Generations(Deployment(config, credentials))
+        self.generations = Generations(Deployment(config, credentials, preloaded))
         self.workers: dict[int, WorkerHandle] = {}
         self.signals = SignalQueue()
         self.shutdown = Shutdown()
@@ -124,8 +127,14 @@ class Master:
                 self.metrics.close()
             if self.watcher is not None:
                 self.watcher.close()
+        self._hook("on_exit")
         log.info("Master %d exiting with status %d", self.pid, self.exit_status)
         return self.exit_status
+
+    def _hook(self, name: str, *args: object) -> str | None:
+        """Run master hook ``name`` with the server first; the error line if it failed."""
+        server = hooks.Server(self.pid, self.config, self.generations.newest)
+        return hooks.run(self.config, name, server, *args)
 
     def _loop(self) -> None:
         while True:
@@ -144,7 +153,8 @@ class Master:
                 continue
             for handle in self.workers.values():
                 handle.check_heartbeat(now, self.config.timeout)
-            self._watch_sources(now)
+            if self.watcher is not None and (changed := self.watcher.changed(now)):
+                self.reload(f"reload: {describe_changes(changed)} changed", cause="reload")
             self._recycle(now)
             self.replacements.advance(
                 now, self.config.reload_batch, self.config.worker_boot_timeout
@@ -187,38 +197,52 @@ class Master:
 
     def handle_ttin(self) -> None:
         """One worker more."""
-        self.target += 1
-        log.info("SIGTTIN: workers %d -> %d", self.target - 1, self.target)
+        log.info("SIGTTIN: workers %d -> %d", self.target, self.target + 1)
+        self._set_target(self.target + 1)
 
     def handle_ttou(self) -> None:
         """One worker fewer (never below one)."""
-        if self.target > 1:
-            self.target -= 1
-            log.info("SIGTTOU: workers %d -> %d", self.target + 1, self.target)
+        if self.target <= 1:
+            log.info("SIGTTOU ignored: %d worker is the fewest", self.target)
+            return
+        log.info("SIGTTOU: workers %d -> %d", self.target, self.target - 1)
+        self._set_target(self.target - 1)
+
+    def _set_target(self, target: int) -> None:
+        old, self.target = self.target, target
+        if target != old:
+            self._hook("nworkers_changed", target, old)
 
     def handle_hup(self) -> None:
         """Rolling reload: re-read the config, then replace every worker, new before old."""
+        self.reload("SIGHUP", cause="SIGHUP")
+
+    def reload(self, why: str, cause: str) -> None:
+        """Roll out the re-read configuration (``why`` starts the log line; ``cause`` is
+        SIGHUP or reload): every worker is replaced, new before old."""
         if self.stopping:
             return
         try:
-            config = self.reload_config()
-            credentials = resolve_credentials(config)
-            apply_process_settings(config)
-        except (ConfigError, PrivilegeError) as exc:
+            deployment = read_deployment(self.reload_config)
+        except ReloadRefused as exc:
             self.generations.refused(str(exc))
             # Type=notify-reload waits for RELOADING=1 then READY=1 after every HUP
             self.notifier.reloading("Reloading")
             self.notifier.ready(self.status_line())
             return
-        serving = Deployment(self.config, self.credentials)
-        generation = self.generations.begin(serving, self.replacements.rollout_active)
-        self._apply(Deployment(config, credentials))
+        serving = Deployment(self.config, self.credentials, self.preloaded)
+        rolling = self.replacements.rollout_active
+        generation = self.generations.begin(serving, rolling, cause)
+        self._apply(deployment)
+        self._hook("on_reload")
         count = self.replacements.begin_rollout(generation)
         log.info(
-            "SIGHUP: rolling reload to generation %d: replacing %d worker(s), %d at a time",
+            "%s: rolling reload to generation %d: replacing %d worker(s), %d at a time%s",
+            why,
             generation,
             count,
-            config.reload_batch,
+            self.config.reload_batch,
+            " (preload_app: the app's code is not reloaded)" if self.preloaded else "",
         )
         self.notifier.reloading(
             f"Reloading to generation {generation}: replacing {count} worker(s)"
@@ -227,27 +251,17 @@ class Master:
     def _apply(self, deployment: Deployment) -> None:
         self.config = config = deployment.config
         self.credentials = deployment.credentials
+        self.preloaded = deployment.preloaded
         self.recycler.config = config
-        self.target = config.workers
+        self._set_target(config.workers)
         raise_open_files_limit(config, announce=False)
         logs.setup(config)
         hand_over(logs.log_files(), self.credentials)
 
     def handle_usr1(self) -> None:
         """Reopen the log files here, then tell every serving worker to reopen its own."""
-        reopened = logs.reopen()
-        hand_over(reopened, self.credentials)
+        reopen_log_files(self.workers.values(), self.credentials)
         self._logs_reopened_at = time.monotonic()
-        told = 0
-        for handle in self.workers.values():
-            if handle.serving:  # a booting worker is told once it is READY
-                handle.send(signal.SIGUSR1)
-                told += 1
-        log.info(
-            "SIGUSR1: reopened %s; told %d worker(s) to reopen theirs",
-            ", ".join(reopened) or "nothing (logs go to stdout/stderr)",
-            told,
-        )
 
     def handle_usr2(self) -> None:
         """Start a new master on the same sockets; it stops this one once its workers are
@@ -262,6 +276,7 @@ class Master:
             [listener.sock.fileno() for listener in self.listeners],
             self.config.pidfile,
             self.notifier.environ_for(0),
+            before_exec=lambda: self._hook("pre_exec"),
         )
 
     def handle_winch(self) -> None:
@@ -270,10 +285,7 @@ class Master:
         if self.stopping:
             return
         if in_terminal_foreground():
-            log.info(
-                "SIGWINCH ignored: the master runs in the foreground of a terminal, "
-                "where resizing the window sends it"
-            )
+            log.info("SIGWINCH ignored: a terminal's window resize sends it to its foreground")
             return
         log.info(
             "SIGWINCH: stopping all %d worker(s) gracefully; the master keeps running. "
@@ -282,7 +294,7 @@ class Master:
         )
         rolling = self.replacements.rollout_active
         self.replacements.cancel("workers stopped by SIGWINCH")
-        self.target = 0
+        self._set_target(0)
         if rolling:  # systemd waits for READY=1 after RELOADING=1
             self.generations.cancelled("SIGWINCH")
             self.notifier.ready(self.status_line())
@@ -292,23 +304,19 @@ class Master:
         """A stop has begun: no more forks, reloads or upgrades."""
         return self.shutdown.begun
 
-    def begin_stop(self, graceful: bool) -> None:
-        """Tell every worker to stop (see stopping.py). While a new master started by SIGUSR2
-        is alive, this is the hand-over, and systemd is told the new master's PID."""
+    def begin_stop(self, graceful: bool, status: str = "Stopping") -> None:
+        """Tell every worker to stop (see stopping.py); ``status`` is for systemd. While a new
+        master started by SIGUSR2 is alive, this is the hand-over, and systemd is told the new
+        master's PID."""
         if self.shutdown.covers(graceful):
             return
         successor = self.upgrade.successor_pid
-        if not self.stopping:
-            if successor is not None:
-                self.notifier.main_pid(
-                    successor, f"Handing over to the new master (pid {successor})"
-                )
-            else:
-                self.notifier.stopping("Stopping")
         grace = self.config.graceful_timeout if graceful else 0.0
         if graceful and successor is None:
             grace += self.config.shutdown_delay  # workers keep serving that long first
-        self.shutdown.begin(self.workers.values(), graceful, grace, successor)
+        self.shutdown.begin(
+            self.workers.values(), graceful, grace, successor, self.notifier, status
+        )
 
     # -- workers --------------------------------------------------------------------------
 
@@ -349,6 +357,7 @@ class Master:
             self.announced_ready = True
             log.info("Ready: %d worker(s) serving", ready)
             self.upgrade.workers_ready(self.notifier)
+            self._hook("when_ready")
             self.notifier.ready(self.status_line())
 
     def _reap(self) -> None:
@@ -375,47 +384,33 @@ class Master:
         if handle.channel_open:
             self._read_channel(handle, time.monotonic())
         os.close(handle.channel.fd)
-        how = describe_exit(status, we_killed=handle.killed)
+        how = describe_exit(status, we_killed=handle.killed, sent=handle.last_signal)
         self.totals.exits["stopped" if handle.state is WorkerState.STOPPING else "crashed"] += 1
         self.totals.add(handle.stats)
+        gone = hooks.Worker(handle.slot, handle.pid, handle.generation, status, how)
+        self._hook("child_exit", gone)
+        booted = handle.state is not WorkerState.BOOTING
+        rolling_out = handle.generation == self.replacements.rollout_generation
+        # a boot failure the next lines sum up (once, with the reason) is logged without it
+        summed_up = not booted and (
+            handle.replaces is not None or rolling_out or not self.ever_ready
+        )
+        reason = f": {handle.boot_failure}" if handle.boot_failure and not summed_up else ""
         if handle.state is WorkerState.STOPPING:
             log.info("Worker %d (pid %d) %s", handle.slot, handle.pid, how)
             return
-        log.error(
-            "Worker %d (pid %d) %s%s",
-            handle.slot,
-            handle.pid,
-            how,
-            f": {handle.boot_failure}" if handle.boot_failure else "",
-        )
-        booted = handle.state is not WorkerState.BOOTING
-        if not booted and handle.replaces is not None:
+        log.error("Worker %d (pid %d) %s%s", handle.slot, handle.pid, how, reason)
+        if not booted and (handle.replaces is not None or rolling_out):
             self.replacements.boot_failed(handle, handle.boot_failure or how)
-            return
-        if not booted and not self.ever_ready:
+        elif not booted and not self.ever_ready:
             # the first workers cannot boot: a broken deploy or config, not a flaky worker
             code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
             self.exit_status = 2 if code == EXIT_APP_IMPORT else EXIT_BOOT_FAILED
-            log.error(
-                "Shutting down: no worker could boot%s",
-                f" ({handle.boot_failure})" if handle.boot_failure else "",
-            )
-            self.begin_stop(graceful=False)
-            return
-        self.backoff.worker_died(handle.slot, handle.started_at, time.monotonic())
-
-    def _watch_sources(self, now: float) -> None:
-        """``reload = true``: a changed source file rolls out a reload."""
-        if self.watcher is None:
-            return
-        changed = self.watcher.changed(now)
-        if changed:
-            log.info(
-                "reload: %s changed%s; rolling reload",
-                ", ".join(changed[:3]),
-                f" (and {len(changed) - 3} more)" if len(changed) > 3 else "",
-            )
-            self.handle_hup()
+            summary = f"no worker could boot: {handle.boot_failure or how}"
+            log.error("Shutting down: %s", summary)
+            self.begin_stop(graceful=False, status=summary[0].upper() + summary[1:])
+        else:
+            self.backoff.worker_died(handle.slot, handle.started_at, time.monotonic())
 
     def _retire(self, handle: WorkerHandle, reason: str, *, asked: bool) -> None:
         """Queue a READY worker for replacement (new one first), once."""
@@ -423,10 +418,8 @@ class Master:
             return
         handle.retiring = reason
         self.totals.recycles[reason.split(" ", 1)[0]] += 1
-        if asked:
-            log.info("Worker %d (pid %d) asks to be replaced: %s", handle.slot, handle.pid, reason)
-        else:
-            log.info("Worker %d (pid %d) will be recycled: %s", handle.slot, handle.pid, reason)
+        what = "asks to be replaced" if asked else "will be recycled"
+        log.info("Worker %d (pid %d) %s: %s", handle.slot, handle.pid, what, reason)
         self.replacements.enqueue(handle)
 
     def _recycle(self, now: float) -> None:
@@ -462,6 +455,7 @@ class Master:
 
     def spawn(self, slot: int, replaces: int | None = None) -> WorkerHandle:
         """Fork a worker into ``slot`` (to replace PID ``replaces`` once READY)."""
+        self._hook("pre_fork", hooks.Worker(slot, 0, self.generations.newest))
         pid, channel = fork_worker(
             lambda channel_fd: self._run_worker(slot, channel_fd),
             self.signals,
@@ -478,12 +472,7 @@ class Master:
             retire_at=self.recycler.lifetime_deadline(started),
         )
         self.workers[pid] = handle
-        log.debug(
-            "Forked worker %d (pid %d)%s",
-            slot,
-            pid,
-            f" to replace pid {replaces}" if replaces else "",
-        )
+        log.debug("Forked worker %d (pid %d)%s", slot, pid, f" for pid {replaces}" * bool(replaces))
         return handle
 
     def _run_worker(self, slot: int, channel_fd: int) -> int:
@@ -491,4 +480,13 @@ class Master:
         self.notifier.close()
         drop_privileges(self.credentials)
         listeners = [listener.sock for listener in self.listeners]
-        return run_worker(self.config, listeners, channel_fd, slot, self.pid)
+        generation = self.generations.newest
+        return run_worker(
+            self.config,
+            listeners,
+            channel_fd,
+            slot,
+            self.pid,
+            generation=generation,
+            preloaded=self.preloaded,
+        )

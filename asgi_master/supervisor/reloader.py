@@ -197,6 +197,12 @@ class EventWatcher:
 Watcher = PollingWatcher | EventWatcher
 
 
+def describe_changes(changed: list[str]) -> str:
+    """The changed paths for the log: the first three, then how many more."""
+    more = f" (and {len(changed) - 3} more)" if len(changed) > 3 else ""
+    return ", ".join(changed[:3]) + more
+
+
 def start_watcher(config: Config) -> Watcher:
     """The watcher ``reload_watcher`` asks for (``auto``: watchfiles when installed)."""
     extra = tuple(filter(None, [config.config_file]))

@@ -59,10 +59,13 @@ class RollingRestart:
         return self.rollout_generation is not None
 
     def _booting(self) -> list[WorkerHandle]:
+        """Booting workers the queue or the rollout waits for: replacements, and workers of
+        the rollout's generation forked into empty slots (a reload that adds workers)."""
         return [
             h
             for h in self.pool.workers.values()
-            if h.replaces is not None and h.state is WorkerState.BOOTING
+            if h.state is WorkerState.BOOTING
+            and (h.replaces is not None or h.generation == self.rollout_generation)
         ]
 
     def begin_rollout(self, generation: int) -> int:
@@ -145,7 +148,7 @@ class RollingRestart:
 
     def _check_done(self) -> None:
         generation = self.rollout_generation
-        if generation is None or self.queue:
+        if generation is None or self.queue or self._booting():
             return
         if any(h.replaces is not None for h in self.pool.workers.values()):
             return

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable
 
 from .handle import KILL_GRACE, WorkerHandle, WorkerState
+from .systemd import Notifier
 
 log = logging.getLogger("asgi_master.error")
 
@@ -36,10 +37,17 @@ class Shutdown:
         workers: Iterable[WorkerHandle],
         graceful: bool,
         grace: float,
-        successor: int | None = None,
+        successor: int | None,
+        notifier: Notifier,
+        status: str = "Stopping",
     ) -> None:
-        """Signal every worker to stop within ``grace`` seconds (handing over to PID
-        ``successor`` if set)."""
+        """Signal every worker to stop within ``grace`` seconds, handing over to PID
+        ``successor`` if set; systemd hears STOPPING=1 with ``status``, or the successor's PID
+        (when the stop begins, not when a fast stop overrules a graceful one)."""
+        if not self.begun and successor is not None:
+            notifier.main_pid(successor, f"Handing over to the new master (pid {successor})")
+        elif not self.begun:
+            notifier.stopping(status)
         self.begun = True
         self.graceful = graceful
         self.deadline = time.monotonic() + grace + KILL_GRACE

@@ -27,7 +27,7 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -39,6 +39,8 @@ from .systemd import Notifier
 log = logging.getLogger("asgi_master.error")
 
 INHERIT_FDS_ENV: Final = "ASGI_MASTER_INHERIT_FDS"
+#: the exit status of the would-be new master whose ``pre_exec`` hook failed
+EXIT_PRE_EXEC_FAILED: Final = 4
 UPGRADE_FROM_ENV: Final = "ASGI_MASTER_UPGRADE_FROM"
 
 
@@ -75,11 +77,17 @@ def oldbin(pidfile: str) -> str:
     return pidfile + ".oldbin"
 
 
-def start_successor(fds: Sequence[int], launch: Launch, extra_env: Mapping[str, str]) -> int:
+def start_successor(
+    fds: Sequence[int],
+    launch: Launch,
+    extra_env: Mapping[str, str],
+    before_exec: Callable[[], str | None] = lambda: None,
+) -> int:
     """Fork and, in the child, execute a new master that inherits ``fds``; the child's PID.
 
     ``extra_env`` is added to the child's environment (systemd's notify variables); a
-    ``WATCHDOG_PID`` in it is replaced by the child's own PID.
+    ``WATCHDOG_PID`` in it is replaced by the child's own PID. ``before_exec`` runs in the
+    child first (the ``pre_exec`` hook); if it returns an error, the child exits instead.
     """
     env = dict(os.environ)
     env.update(extra_env)
@@ -91,15 +99,24 @@ def start_successor(fds: Sequence[int], launch: Launch, extra_env: Mapping[str, 
     with blocked_for_fork():
         pid = os.fork()
         if pid == 0:
-            _become_successor(fds, launch.cwd, argv, env)
+            _become_successor(fds, launch.cwd, argv, env, before_exec)
     return pid
 
 
-def _become_successor(fds: Sequence[int], cwd: str, argv: list[str], env: dict[str, str]) -> None:
+def _become_successor(
+    fds: Sequence[int],
+    cwd: str,
+    argv: list[str],
+    env: dict[str, str],
+    before_exec: Callable[[], str | None],
+) -> None:
     """In the forked child: drop the master's signal set-up, keep ``fds`` open across exec,
     and execute the new master; never returns."""
     try:
         reset_in_child()
+        if before_exec() is not None:  # logged by the hook runner: the upgrade is aborted
+            sys.stderr.flush()
+            os._exit(EXIT_PRE_EXEC_FAILED)
         if "WATCHDOG_PID" in env:
             env["WATCHDOG_PID"] = str(os.getpid())
         for fd in fds:
@@ -179,15 +196,22 @@ class HandOver:
             return f"this master is still taking over from pid {self.takeover.old_pid}"
         return None
 
-    def start(self, fds: Sequence[int], pidfile: str | None, extra_env: Mapping[str, str]) -> None:
-        """SIGUSR2: move the pidfile aside and start the new master on ``fds``."""
+    def start(
+        self,
+        fds: Sequence[int],
+        pidfile: str | None,
+        extra_env: Mapping[str, str],
+        before_exec: Callable[[], str | None] = lambda: None,
+    ) -> None:
+        """SIGUSR2: move the pidfile aside and start the new master on ``fds`` (after
+        ``before_exec``, the ``pre_exec`` hook, in its process)."""
         assert self.launch is not None
         if pidfile:
             try:
                 os.replace(pidfile, oldbin(pidfile))
             except OSError as exc:
                 log.warning("Could not rename the pidfile to %s: %s", oldbin(pidfile), exc.strerror)
-        self.successor_pid = start_successor(fds, self.launch, extra_env)
+        self.successor_pid = start_successor(fds, self.launch, extra_env, before_exec)
         self._move(Event.USR2)
         log.info(
             "SIGUSR2: started a new master (pid %d) on the same sockets; this master "
