@@ -70,3 +70,28 @@ def test_wsgi_app_without_a2wsgi_is_a_one_line_error(monkeypatch):
     assert "\n" not in message
     assert "pip install 'asgi-master[wsgi]'" in message
     assert "interface = wsgi" in message
+
+
+def make_app():
+    return asgi_function
+
+
+def make_nothing():
+    return None
+
+
+def test_a_factory_is_called_and_its_app_is_served():
+    assert load_app("tests.unit.test_app_interface:make_app", factory=True) is asgi_function
+
+
+def test_a_factory_that_returns_no_app_is_a_one_line_error():
+    with pytest.raises(AppLoadError) as err:
+        load_app("tests.unit.test_app_interface:make_nothing", factory=True)
+    assert str(err.value) == (
+        "app factory 'tests.unit.test_app_interface:make_nothing' returned a NoneType, "
+        "not an ASGI or WSGI app"
+    )
+
+
+def test_a_preloaded_object_is_used_instead_of_importing():
+    assert load_app("no.such.module:app", preloaded=asgi_function) is asgi_function
