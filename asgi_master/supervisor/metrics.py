@@ -170,12 +170,19 @@ def render(master: Supervised) -> str:
     totals = master.totals
     requests, buckets, duration_sum = overall.requests, overall.buckets, overall.duration_sum
     states = Counter(h.state.value for h in workers)
+    generations = Counter(h.generation for h in workers)
     out: list[str] = []
     out += _lines(
         "asgi_master_workers",
         "gauge",
         "Worker processes by state.",
         [(f'{{state="{s}"}}', float(n)) for s, n in sorted(states.items())],
+    )
+    out += _lines(
+        "asgi_master_workers_by_generation",
+        "gauge",
+        "Worker processes by the configuration generation they run.",
+        [(f'{{generation="{g}"}}', float(n)) for g, n in sorted(generations.items())],
     )
     out += _lines(
         "asgi_master_workers_target",
