@@ -90,11 +90,11 @@ def run_worker(
     channel = ChannelWriter(channel_fd)
     server = hooks.Server(pid=master_pid, config=config, generation=generation)
     me = hooks.Worker(slot=worker_id, pid=os.getpid(), generation=generation)
+    problem = hooks.load(config, "worker")  # a wrong path is found now, not at exit
+    if problem is not None:
+        channel.send(Kind.BOOTFAIL, problem)
+        return EXIT_APP_IMPORT
     try:
-        problem = hooks.load(config, "worker")  # a wrong path is found now, not at exit
-        if problem is not None:
-            channel.send(Kind.BOOTFAIL, problem)
-            return EXIT_APP_IMPORT
         failure = hooks.run(config, "post_fork", server, me)
         if failure is not None:
             channel.send(Kind.BOOTFAIL, f"{failure} (traceback above)")
