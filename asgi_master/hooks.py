@@ -10,7 +10,7 @@ hooks' modules (a pool library imported in the master would be shared by every w
 What a hook receives is plain data, never the server's objects: ``Server`` (the master's PID,
 the configuration, the generation) and ``Worker`` (slot, PID, generation and, in
 ``child_exit``, how it ended). When a hook raises, the error is logged with the hook's name and
-its traceback, and ``HOOKS`` (config/settings.py) says what follows: ``post_fork`` and
+its traceback, and ``HOOKS`` (config/hookspecs.py) says what follows: ``post_fork`` and
 ``post_worker_init`` fail the worker's boot as a failed lifespan startup does, ``on_starting``
 stops the start, ``pre_exec`` aborts the upgrade; the others are logged and the server carries
 on.
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import Config
-from .config.settings import HOOKS
+from .config.hookspecs import HOOKS
 
 log = logging.getLogger("asgi_master.error")
 
