@@ -585,7 +585,7 @@ class Config:
         "says the value once.",
     )
 
-    # -- hooks (HOOKS above says where, when, and what a failure does)
+    # -- hooks (config/hookspecs.py says where, when, and what a failure does)
     on_starting: str | None = hook_setting("on_starting")
     when_ready: str | None = hook_setting("when_ready")
     pre_fork: str | None = hook_setting("pre_fork")
