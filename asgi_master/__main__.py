@@ -48,6 +48,8 @@ def _reloader(argv: Sequence[str], start_dir: str) -> Callable[[], Config]:
 
 
 def _check(config: object) -> int:
+    from .hooks import check as check_hooks
+    from .supervisor.preload import reload_behaviour
     from .worker.app import AppLoadError, load_app
 
     assert isinstance(config, Config)
@@ -57,7 +59,13 @@ def _check(config: object) -> int:
     except AppLoadError as exc:
         print(f"asgi-master: error: {exc}", file=sys.stderr)
         return 2
+    problems = check_hooks(config)
+    for problem in problems:
+        print(f"asgi-master: error: {problem}", file=sys.stderr)
+    if problems:
+        return 2
     print(f"# configuration valid; app {config.app} imports")
+    print(f"# {reload_behaviour(config)}")
     return 0
 
 

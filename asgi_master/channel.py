@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import os
+from dataclasses import dataclass
 
 #: upper bounds (seconds) of the request-duration histogram a worker reports in STATS
 #: (``durations=`` one count per bound, then one for longer; ``duration_sum=``)
@@ -40,8 +41,59 @@ class Kind(enum.Enum):
     BOOTFAIL = "BOOTFAIL"
     #: the worker wants to be replaced (max requests, lifetime, memory); detail is the reason
     RETIRING = "RETIRING"
-    #: detail is ``requests=N connections=M``
+    #: detail is a ``WorkerStats``, encoded
     STATS = "STATS"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStats:
+    """The figures a worker reports every second in its STATS message.
+
+    On the wire: ``requests=N connections=M`` and, when the worker keeps the request-duration
+    histogram (a metrics endpoint wants it), ``durations=c0,c1,...`` (one count per bound of
+    DURATION_BUCKETS, then one for longer) and ``duration_sum=S`` (seconds).
+    """
+
+    #: requests served since the worker started
+    requests: int = 0
+    #: connections open now
+    connections: int = 0
+    #: the histogram's counts; empty when the worker keeps none
+    durations: tuple[int, ...] = ()
+    duration_sum: float = 0.0
+
+    def encode(self) -> str:
+        """The STATS message's detail."""
+        text = f"requests={self.requests} connections={self.connections}"
+        if self.durations:
+            text += (
+                f" durations={','.join(map(str, self.durations))}"
+                f" duration_sum={self.duration_sum:.6f}"
+            )
+        return text
+
+    @classmethod
+    def decode(cls, detail: str) -> WorkerStats | None:
+        """The figures of a STATS detail; None if it is malformed (the reader keeps the last
+        good ones)."""
+        fields = dict(item.partition("=")[::2] for item in detail.split())
+        try:
+            requests = int(fields["requests"])
+            connections = int(fields["connections"])
+            durations: tuple[int, ...] = ()
+            duration_sum = 0.0
+            if "durations" in fields:
+                durations = tuple(int(count) for count in fields["durations"].split(","))
+                duration_sum = float(fields.get("duration_sum", "0"))
+        except (KeyError, ValueError):
+            return None
+        if (
+            requests < 0
+            or connections < 0
+            or (durations and (len(durations) != len(DURATION_BUCKETS) + 1 or min(durations) < 0))
+        ):
+            return None
+        return cls(requests, connections, durations, duration_sum)
 
 
 class ChannelWriter:

@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from .hookspecs import HOOKS
 from .types import (
     AccessLogTemplate,
     Account,
@@ -24,6 +25,7 @@ from .types import (
     FileMode,
     Int,
     ListOf,
+    OpenFilesLimit,
     OptionalBind,
     OptionalFileMode,
     ProxyAddress,
@@ -72,6 +74,19 @@ def setting(
     return field(default=default, metadata=meta)
 
 
+def hook_setting(name: str) -> Any:
+    """Declare the ``Config`` field of server hook ``name`` (see ``HOOKS``)."""
+    spec = HOOKS[name]
+    return setting(
+        AppPath(),
+        None,
+        "hooks",
+        f"Server hook `{name}{spec.signature}`, an import path `module:callable` imported in "
+        f"the {spec.where}: called {spec.when}. If it raises, the error is logged with its "
+        f"traceback and {spec.on_failure}. See docs/operations.md, Server hooks.",
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """The effective configuration; ``sources`` says where each value came from."""
@@ -97,6 +112,26 @@ class Config:
         "application",
         "ASGI lifespan protocol. `auto`: used if the app supports it, skipped if it raises on "
         "the lifespan scope. `on`: required; any failure stops the worker. `off`: never sent.",
+    )
+    factory: bool = setting(
+        Bool(),
+        False,
+        "application",
+        "`app` names an app factory (uvicorn's `--factory`): a callable taking no arguments "
+        "that returns the ASGI (or WSGI) app. Each worker calls it once, after `post_fork`.",
+    )
+    preload_app: bool = setting(
+        Bool(),
+        False,
+        "application",
+        "Import the app once in the master, before forking the workers (gunicorn's "
+        "`--preload`): the workers share its memory copy-on-write (the master freezes its heap "
+        "with `gc.freeze()` first) and an app that cannot be imported stops the server at "
+        "once. With `factory`, the master imports the module and each worker calls the "
+        "factory. The price: SIGHUP re-reads the configuration and replaces the workers but "
+        "does *not* reload the app's code, since new workers are forked from the master's "
+        "copy; deploy new code with SIGUSR2. Keep import-time code free of connections and "
+        "threads (the master forks).",
     )
     interface: str = setting(
         Choice("auto", "asgi3", "wsgi"),
@@ -539,6 +574,30 @@ class Config:
         "workers; relative paths in other settings are relative to it (the config file itself "
         "is found from where the server was started).",
     )
+    open_files_limit: int | str = setting(
+        OpenFilesLimit(),
+        "hard",
+        "process",
+        "Soft limit on open files (RLIMIT_NOFILE, `ulimit -n`) the master raises itself to at "
+        "start; the workers inherit it, and every connection holds one. `hard`: up to the hard "
+        "limit (systemd gives services 1024 soft, 524288 hard); a number: up to that, never "
+        "above the hard limit; `off`: keep the inherited one. It is never lowered. The log "
+        "says the value once.",
+    )
+
+    # -- hooks (config/hookspecs.py says where, when, and what a failure does)
+    on_starting: str | None = hook_setting("on_starting")
+    when_ready: str | None = hook_setting("when_ready")
+    pre_fork: str | None = hook_setting("pre_fork")
+    post_fork: str | None = hook_setting("post_fork")
+    post_worker_init: str | None = hook_setting("post_worker_init")
+    worker_int: str | None = hook_setting("worker_int")
+    worker_exit: str | None = hook_setting("worker_exit")
+    child_exit: str | None = hook_setting("child_exit")
+    nworkers_changed: str | None = hook_setting("nworkers_changed")
+    on_reload: str | None = hook_setting("on_reload")
+    pre_exec: str | None = hook_setting("pre_exec")
+    on_exit: str | None = hook_setting("on_exit")
 
     # -- not settings: where the values came from
     config_file: str | None = None

@@ -522,3 +522,18 @@ class OptionalBind(Converter):
 
     def render(self, value: Any) -> str:
         return '""' if value is None else f'"{value}"'
+
+
+class OpenFilesLimit(Converter):
+    """``open_files_limit``: ``"hard"``, ``"off"`` or a number of open files."""
+
+    expected = 'a whole number >= 1, "hard" or "off"'
+    metavar = "N|hard|off"
+
+    def convert(self, raw: object) -> int | str:
+        if isinstance(raw, str) and raw.strip().lower() in ("hard", "off"):
+            return raw.strip().lower()
+        try:
+            return int(Int(1).convert(raw))
+        except ValueError:
+            raise self.fail() from None

@@ -10,12 +10,15 @@ import os
 import socket
 from collections.abc import Callable
 
-from .. import logs
+from .. import hooks, logs
 from ..config import Config
-from . import privileges
+from ..worker import AppLoadError
 from .master import Master
+from .metrics import MetricsEndpoint
 from .pidfile import PidfileError, remove_pidfile, write_pidfile
-from .privileges import PrivilegeError
+from .preload import preload, reload_behaviour
+from .privileges import PrivilegeError, apply_process_settings, hand_over, resolve_credentials
+from .rlimits import raise_open_files_limit
 from .sockets import BindError, Listener, adopt_all, bind_all
 from .systemd import Notifier, take_listen_fds
 from .upgrade import Launch, Takeover, oldbin, take_takeover
@@ -51,6 +54,20 @@ def _listeners(
     return bind_all(config)
 
 
+def _metrics_endpoint(config: Config) -> MetricsEndpoint | None:
+    """The Prometheus endpoint of ``metrics_bind``, listening; OSError names the address."""
+    if config.metrics_bind is None:
+        return None
+    try:
+        metrics = MetricsEndpoint(config.metrics_bind)
+    except OSError as exc:
+        raise OSError(
+            f"cannot serve metrics on {config.metrics_bind}: {exc.strerror or exc}"
+        ) from None
+    log.info("Metrics on http://%s/metrics", metrics.describe())
+    return metrics
+
+
 def run(
     config: Config,
     reload_config: Callable[[], Config],
@@ -66,8 +83,8 @@ def run(
     notifier = Notifier.from_environ(os.environ)
     activated = take_listen_fds(os.environ)
     try:
-        privileges.apply_process_settings(config)
-        credentials = privileges.resolve(config)
+        apply_process_settings(config)
+        credentials = resolve_credentials(config)
     except PrivilegeError as exc:
         log.error("%s", exc)
         return 1
@@ -76,18 +93,34 @@ def run(
     except OSError as exc:
         log.error("cannot open log file %s: %s", exc.filename, exc.strerror)
         return 1
-    privileges.hand_over(logs.log_files(), credentials)
+    hand_over(logs.log_files(), credentials)
+    raise_open_files_limit(config, announce=True)
+    if hooks.load(config, "master") is not None:
+        return 2
+    if hooks.run(config, "on_starting", hooks.Server(os.getpid(), config, 1)) is not None:
+        return 1
+    try:
+        preloaded = preload(config)
+    except AppLoadError as exc:
+        log.error("Cannot preload the app: %s", exc, exc_info=exc.__cause__)
+        return 2
+    if config.preload_app:
+        log.info("Preloaded %s in the master; %s", config.app, reload_behaviour(config))
     try:
         listeners = _listeners(config, takeover, activated)
     except BindError as exc:
         log.error("%s", exc)
         return 1
     pidfile = config.pidfile
+    metrics = None
     try:
+        metrics = _metrics_endpoint(config)
         if pidfile:
             write_pidfile(pidfile)
     except (PidfileError, OSError) as exc:
         log.error("%s", exc)
+        if metrics is not None:
+            metrics.close()
         for listener in listeners:
             listener.close(unlink=takeover is None)
         return 1
@@ -99,12 +132,14 @@ def run(
         takeover=takeover,
         notifier=notifier,
         credentials=credentials,
+        metrics=metrics,
+        preloaded=preloaded,
     )
     try:
         return master.run()
     finally:
         # after a SIGUSR2 hand-over the new master serves on these sockets: keep their files
-        handed_over = master.successor_pid is not None
+        handed_over = master.upgrade.successor_pid is not None
         for listener in listeners:
             listener.close(unlink=not handed_over)
         if pidfile:

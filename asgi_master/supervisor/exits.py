@@ -14,14 +14,24 @@ _CODES = {
 }
 
 
-def describe_exit(status: int, *, we_killed: bool = False) -> str:
-    """``os.waitpid`` status -> a sentence fragment such as "killed by SIGKILL (out of memory?)"."""
+#: the signals by which the master stops a worker
+_STOPPING = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGINT)
+
+
+def describe_exit(
+    status: int, *, we_killed: bool = False, sent: signal.Signals | None = None
+) -> str:
+    """``os.waitpid`` status -> a sentence fragment such as "killed by SIGKILL (out of memory?)".
+    ``sent`` is the last signal the master sent the process: dying of a stop signal it was
+    sent is "stopped by" it, no surprise."""
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         try:
             name = signal.Signals(number).name
         except ValueError:
             name = f"signal {number}"
+        if sent is not None and number == sent and sent in _STOPPING:
+            return f"stopped by {name}"
         text = f"killed by {name}"
         if number == signal.SIGKILL and not we_killed:
             text += " (out of memory? check the kernel log)"

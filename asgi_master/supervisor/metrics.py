@@ -14,17 +14,16 @@ import logging
 import socket
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
 import psutil
 
-from ..channel import DURATION_BUCKETS
+from ..channel import DURATION_BUCKETS, WorkerStats
 from ..config import BindSpec
-
-if TYPE_CHECKING:
-    from .master import Master
+from .generations import Generations
+from .handle import WorkerHandle
 
 log = logging.getLogger("asgi_master.error")
 
@@ -44,24 +43,32 @@ class Totals:
     buckets: list[int] = field(default_factory=lambda: [0] * (len(DURATION_BUCKETS) + 1))
     duration_sum: float = 0.0
 
+    def add(self, stats: WorkerStats) -> None:
+        """Fold one worker's figures in (an exited worker's, or a live one's for a scrape)."""
+        self.requests += stats.requests
+        for index, count in enumerate(stats.durations):
+            self.buckets[index] += count
+        self.duration_sum += stats.duration_sum
 
-def parse_histogram(detail: str) -> tuple[list[int], float] | None:
-    """``durations=c0,c1,...`` and ``duration_sum=S`` of a STATS message, if present."""
-    counts: list[int] | None = None
-    total = 0.0
-    for item in detail.split():
-        key, _, value = item.partition("=")
-        if key == "durations":
-            try:
-                counts = [int(v) for v in value.split(",")]
-            except ValueError:
-                return None
-        elif key == "duration_sum":
-            with contextlib.suppress(ValueError):
-                total = float(value)
-    if counts is None or len(counts) != len(DURATION_BUCKETS) + 1:
-        return None
-    return counts, total
+
+class Supervised(Protocol):
+    """What the endpoint reads of the master."""
+
+    @property
+    def workers(self) -> Mapping[int, WorkerHandle]:
+        """Live workers by PID."""
+
+    @property
+    def target(self) -> int:
+        """How many workers the master aims for."""
+
+    @property
+    def generations(self) -> Generations:
+        """The generation the workers serve, among others."""
+
+    @property
+    def totals(self) -> Totals:
+        """Counters kept across worker lifetimes."""
 
 
 class MetricsEndpoint:
@@ -86,7 +93,7 @@ class MetricsEndpoint:
         host, port = self.sock.getsockname()[:2]
         return f"{host}:{port}"
 
-    def service(self, master: Master) -> None:
+    def service(self, master: Supervised) -> None:
         """Accept, read and answer whatever is ready now, without blocking."""
         now = time.monotonic()
         while len(self._clients) < _MAX_CLIENTS:
@@ -110,7 +117,7 @@ class MetricsEndpoint:
             elif data == b"" or now - since > _CLIENT_TIMEOUT:
                 self._drop(client)
 
-    def _answer(self, client: socket.socket, request: bytearray, master: Master) -> None:
+    def _answer(self, client: socket.socket, request: bytearray, master: Supervised) -> None:
         line = bytes(request).split(b"\r\n", 1)[0].split(b" ")
         if len(line) == 3 and line[0] == b"GET" and line[1].split(b"?")[0] == b"/metrics":
             body = render(master).encode("utf-8")
@@ -140,14 +147,15 @@ def _lines(name: str, kind: str, help_text: str, samples: Iterable[tuple[str, fl
     return out
 
 
-def render(master: Master) -> str:
+def render(master: Supervised) -> str:
     """The exposition text of the master's current state."""
-    totals = master.totals
     workers = sorted(master.workers.values(), key=lambda h: (h.slot, h.pid))
     per_worker: list[tuple[str, float, float, int, int]] = []
-    requests = totals.requests
-    buckets = list(totals.buckets)
-    duration_sum = totals.duration_sum
+    overall = Totals(
+        requests=master.totals.requests,
+        buckets=list(master.totals.buckets),
+        duration_sum=master.totals.duration_sum,
+    )
     for handle in workers:
         labels = f'{{slot="{handle.slot}",pid="{handle.pid}"}}'
         try:
@@ -156,18 +164,25 @@ def render(master: Master) -> str:
             cpu = sum(process.cpu_times()[:2])
         except psutil.Error:
             rss, cpu = 0.0, 0.0
-        per_worker.append((labels, rss, cpu, handle.requests, handle.connections))
-        requests += handle.requests
-        for index, count in enumerate(handle.durations):
-            buckets[index] += count
-        duration_sum += handle.duration_sum
+        stats = handle.stats
+        per_worker.append((labels, rss, cpu, stats.requests, stats.connections))
+        overall.add(stats)
+    totals = master.totals
+    requests, buckets, duration_sum = overall.requests, overall.buckets, overall.duration_sum
     states = Counter(h.state.value for h in workers)
+    generations = Counter(h.generation for h in workers)
     out: list[str] = []
     out += _lines(
         "asgi_master_workers",
         "gauge",
         "Worker processes by state.",
         [(f'{{state="{s}"}}', float(n)) for s, n in sorted(states.items())],
+    )
+    out += _lines(
+        "asgi_master_workers_by_generation",
+        "gauge",
+        "Worker processes by the configuration generation they run.",
+        [(f'{{generation="{g}"}}', float(n)) for g, n in sorted(generations.items())],
     )
     out += _lines(
         "asgi_master_workers_target",
@@ -227,7 +242,7 @@ def render(master: Master) -> str:
         "asgi_master_generation",
         "gauge",
         "Generation of the configuration the workers run.",
-        [("", float(master.live_generation))],
+        [("", float(master.generations.live))],
     )
     out += [
         "# HELP asgi_master_request_duration_seconds Request durations, from the first "

@@ -7,7 +7,7 @@ import os
 
 
 class PidfileError(Exception):
-    """Another live process owns the pidfile."""
+    """The pidfile cannot be written, or another live process owns it; one line."""
 
 
 def _alive(pid: int) -> bool:
@@ -27,10 +27,16 @@ def write_pidfile(path: str) -> None:
             pid = int(fh.read().strip() or "0")
         if pid > 0 and pid != os.getpid() and _alive(pid):
             raise PidfileError(f"pidfile {path} names process {pid}, which is running")
+    # written aside and renamed, so a reader never sees a half-written file
     tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w") as fh:
-        fh.write(f"{os.getpid()}\n")
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as fh:
+            fh.write(f"{os.getpid()}\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise PidfileError(f"cannot write pidfile {path}: {exc.strerror}") from None
 
 
 def remove_pidfile(path: str) -> None:

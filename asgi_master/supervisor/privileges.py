@@ -54,7 +54,7 @@ def _gid(group: str) -> int:
         raise PrivilegeError(f"there is no group '{group}' on this system") from None
 
 
-def resolve(config: Config) -> Credentials | None:
+def resolve_credentials(config: Config) -> Credentials | None:
     """The workers' credentials, or None when they run as the master does.
 
     PrivilegeError if they cannot be switched to (not root, and not already that user).
@@ -75,7 +75,7 @@ def resolve(config: Config) -> Credentials | None:
     return Credentials(uid=uid, gid=gid, name=name)
 
 
-def drop(credentials: Credentials | None) -> None:
+def drop_privileges(credentials: Credentials | None) -> None:
     """In a freshly forked worker: become ``credentials`` for good (group first)."""
     if credentials is None or os.geteuid() != 0:
         return

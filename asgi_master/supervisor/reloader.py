@@ -18,6 +18,8 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Final
 
+from .exits import describe_exit
+
 if TYPE_CHECKING:
     from ..config import Config
 
@@ -168,6 +170,16 @@ class EventWatcher:
         self._process.returncode = status
         self.pid = None
 
+    def fall_back_to_polling(self, status: int) -> PollingWatcher:
+        """The child died (``status`` from waitpid) while the master serves: poll instead."""
+        log.warning(
+            "reload: the file watcher (pid %s) %s; polling from now on",
+            self._process.pid,
+            describe_exit(status),
+        )
+        self.close()
+        return PollingWatcher(self.root, self.extra)
+
     def close(self) -> None:
         """Stop the child and wait for it (the master is exiting)."""
         if self.pid is not None:
@@ -183,6 +195,12 @@ class EventWatcher:
 
 
 Watcher = PollingWatcher | EventWatcher
+
+
+def describe_changes(changed: list[str]) -> str:
+    """The changed paths for the log: the first three, then how many more."""
+    more = f" (and {len(changed) - 3} more)" if len(changed) > 3 else ""
+    return ", ".join(changed[:3]) + more
 
 
 def start_watcher(config: Config) -> Watcher:

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 from collections import deque
 from typing import Protocol
 
+from .backoff import CrashBackoff
 from .handle import WorkerHandle, WorkerState
 
 log = logging.getLogger("asgi_master.error")
@@ -29,18 +31,13 @@ class Pool(Protocol):
 
     workers: dict[int, WorkerHandle]
     target: int
+    backoff: CrashBackoff
 
     def spawn(self, slot: int, replaces: int | None = None) -> WorkerHandle:
         """Fork a worker into ``slot``."""
 
     def stop_worker(self, handle: WorkerHandle, signum: signal.Signals, why: str) -> None:
         """Signal a worker to stop and mark it STOPPING."""
-
-    def may_start(self, slot: int, now: float) -> bool:
-        """False while the slot waits out its crash-loop backoff."""
-
-    def note_crash(self, handle: WorkerHandle) -> None:
-        """Count a worker that died young toward its slot's backoff."""
 
     def rollout_finished(self, generation: int, failure: str | None) -> None:
         """A rollout ended: ``failure`` is None when every worker was replaced."""
@@ -62,10 +59,13 @@ class RollingRestart:
         return self.rollout_generation is not None
 
     def _booting(self) -> list[WorkerHandle]:
+        """Booting workers the queue or the rollout waits for: replacements, and workers of
+        the rollout's generation forked into empty slots (a reload that adds workers)."""
         return [
             h
             for h in self.pool.workers.values()
-            if h.replaces is not None and h.state is WorkerState.BOOTING
+            if h.state is WorkerState.BOOTING
+            and (h.replaces is not None or h.generation == self.rollout_generation)
         ]
 
     def begin_rollout(self, generation: int) -> int:
@@ -115,7 +115,7 @@ class RollingRestart:
             if old is None or old.state is not WorkerState.READY or old.slot > self.pool.target:
                 self.queue.popleft()
                 continue
-            if not self.pool.may_start(old.slot, now):
+            if not self.pool.backoff.may_start(old.slot, now):
                 break
             self.queue.popleft()
             booting.append(self.pool.spawn(old.slot, replaces=old.pid))
@@ -142,13 +142,13 @@ class RollingRestart:
             handle.replaces,
             reason,
         )
-        self.pool.note_crash(handle)
+        self.pool.backoff.worker_died(handle.slot, handle.started_at, time.monotonic())
         if handle.replaces is not None and handle.replaces not in self.queue:
             self.queue.append(handle.replaces)
 
     def _check_done(self) -> None:
         generation = self.rollout_generation
-        if generation is None or self.queue:
+        if generation is None or self.queue or self._booting():
             return
         if any(h.replaces is not None for h in self.pool.workers.values()):
             return

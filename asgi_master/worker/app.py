@@ -1,4 +1,5 @@
-"""Finding the application object from its import path, and adapting a WSGI app to ASGI."""
+"""Finding the application object from its import path (or the object the master preloaded),
+calling it if it is a factory, and adapting a WSGI app to ASGI."""
 
 from __future__ import annotations
 
@@ -15,15 +16,33 @@ class AppLoadError(Exception):
     """The app could not be imported; the message is one line an operator can act on."""
 
 
+class AppFactoryError(AppLoadError):
+    """The app factory (``factory = true``) raised or returned something that is not an app."""
+
+
+#: the object not yet imported (``preloaded`` unset)
+_IMPORT = object()
+
+
 def load_app(
-    path: str, app_dir: str = ".", interface: str = "auto", wsgi_threads: int = 10
+    path: str,
+    app_dir: str = ".",
+    interface: str = "auto",
+    wsgi_threads: int = 10,
+    *,
+    factory: bool = False,
+    preloaded: object = _IMPORT,
 ) -> ASGIApp:
     """Import ``module:attr`` with ``app_dir`` first on sys.path and return an ASGI 3 callable.
 
+    ``preloaded`` is the object the master imported already (``preload_app``). With
+    ``factory``, that object is called with no arguments and its result is the app.
     ``interface`` is ``asgi3``, ``wsgi`` (wrapped to run in ``wsgi_threads`` threads) or
     ``auto`` (decided from the callable's signature, see ``wsgi.detect_interface``).
     """
-    obj = import_app(path, app_dir)
+    obj = import_app(path, app_dir) if preloaded is _IMPORT else preloaded
+    if factory:
+        obj = call_factory(path, obj)
     kind = detect_interface(obj) if interface == "auto" else interface
     if kind != "wsgi":
         return cast(ASGIApp, obj)
@@ -35,6 +54,20 @@ def load_app(
             f"'{path}' is a WSGI app ({how}) and the WSGI adapter is not installed: "
             "pip install 'asgi-master[wsgi]'"
         ) from None
+
+
+def call_factory(path: str, factory: object) -> object:
+    """The app ``factory`` (named ``path``) returns."""
+    assert callable(factory)
+    try:
+        app = factory()
+    except Exception as exc:
+        raise AppFactoryError(f"app factory '{path}' raised {type(exc).__name__}: {exc}") from exc
+    if not callable(app):
+        raise AppFactoryError(
+            f"app factory '{path}' returned a {type(app).__name__}, not an ASGI or WSGI app"
+        )
+    return app
 
 
 def import_app(path: str, app_dir: str = ".") -> object:

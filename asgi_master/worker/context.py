@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..channel import DURATION_BUCKETS
+from ..channel import DURATION_BUCKETS, WorkerStats
 from ..config import Config
 from .accesslog import AccessLog
 from .asgi import HTTP_EXTENSIONS, ASGIApp
@@ -166,12 +166,11 @@ class WorkerState:
         if self.requests_served == self.retire_after and self.on_retire is not None:
             self.on_retire()
 
-    def stats(self) -> str:
-        """The STATS message the worker sends its master every second."""
-        text = f"requests={self.requests_served} connections={len(self.connections)}"
-        if self.durations is not None:
-            text += (
-                f" durations={','.join(map(str, self.durations))}"
-                f" duration_sum={self.duration_sum:.6f}"
-            )
-        return text
+    def stats(self) -> WorkerStats:
+        """The figures the worker sends its master every second (channel.py encodes them)."""
+        return WorkerStats(
+            requests=self.requests_served,
+            connections=len(self.connections),
+            durations=tuple(self.durations or ()),
+            duration_sum=self.duration_sum,
+        )

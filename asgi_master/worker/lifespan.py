@@ -12,7 +12,27 @@ log = logging.getLogger("asgi_master.error")
 
 
 class LifespanFailure(Exception):
-    """Startup (or shutdown) failed; the message is the app's reason."""
+    """Startup (or shutdown) failed. The message is one line, the app's error as
+    ``RuntimeError: database unreachable``; ``details`` is the app's full text when it sent
+    more (frameworks such as Starlette send the whole traceback in ``message``)."""
+
+    def __init__(self, summary: str, details: str = "") -> None:
+        super().__init__(summary)
+        self.details = details
+
+    @classmethod
+    def from_message(cls, message: str) -> LifespanFailure:
+        """From the ``message`` of ``lifespan.startup.failed``: its last line (where a
+        traceback names the exception) is the summary, the whole text the details."""
+        lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+        if len(lines) <= 1:
+            return cls(lines[0] if lines else "the app sent lifespan.startup.failed")
+        return cls(lines[-1], message.rstrip())
+
+    @property
+    def traceback_logged(self) -> bool:
+        """Whether logging it shows more than the summary (a traceback)."""
+        return bool(self.details) or self.__cause__ is not None
 
 
 class Lifespan:
@@ -43,7 +63,7 @@ class Lifespan:
         if reply is None:
             return
         if reply["type"] == "lifespan.startup.failed":
-            raise LifespanFailure(reply.get("message") or "the app sent lifespan.startup.failed")
+            raise LifespanFailure.from_message(str(reply.get("message") or ""))
         self.running = True
 
     async def shutdown(self, timeout: float) -> None:

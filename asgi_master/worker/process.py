@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import errno
 import faulthandler
 import logging
 import os
 import random
+import resource
 import signal
 import socket
 import sys
@@ -22,11 +24,12 @@ from typing import Final
 import setproctitle
 import uvloop
 
+from .. import hooks
 from ..channel import ChannelWriter, Kind
 from ..config import Config
 from ..logs import reopen as reopen_logs
 from ..logs import setup as setup_logs
-from .app import AppLoadError, load_app
+from .app import AppFactoryError, AppLoadError, load_app
 from .asgi import ASGIApp
 from .context import WorkerSettings, WorkerState
 from .http.protocol import DRAIN_IDLE_GRACE, HTTPProtocol
@@ -68,9 +71,17 @@ def _die_with_parent(master_pid: int) -> None:
 
 
 def run_worker(
-    config: Config, listeners: list[socket.socket], channel_fd: int, worker_id: int, master_pid: int
+    config: Config,
+    listeners: list[socket.socket],
+    channel_fd: int,
+    worker_id: int,
+    master_pid: int,
+    *,
+    generation: int = 1,
+    preloaded: object = None,
 ) -> int:
-    """Entry point of a freshly forked worker; returns its exit status."""
+    """Entry point of a freshly forked worker; returns its exit status. ``preloaded`` is the
+    app object (or factory) the master imported with ``preload_app``, else None."""
     for signum in _RESET_SIGNALS:
         signal.signal(signum, signal.SIG_DFL)
     setproctitle.setproctitle(f"asgi-master: worker {worker_id} [{config.title_name}]")
@@ -78,20 +89,84 @@ def run_worker(
     faulthandler.enable(file=sys.stderr, all_threads=True)
     setup_logs(config)
     channel = ChannelWriter(channel_fd)
-    try:
-        app = load_app(config.app or "", config.app_dir, config.interface, config.wsgi_threads)
-    except AppLoadError as exc:
-        cause = exc.__cause__
-        log.error("Worker %d: %s", worker_id, exc, exc_info=cause)
-        channel.send(Kind.BOOTFAIL, f"import {exc}")
+    server = hooks.Server(pid=master_pid, config=config, generation=generation)
+    me = hooks.Worker(slot=worker_id, pid=os.getpid(), generation=generation)
+    problem = hooks.load(config, "worker")  # a wrong path is found now, not at exit
+    if problem is not None:
+        channel.send(Kind.BOOTFAIL, problem)
         return EXIT_APP_IMPORT
-    loop = uvloop.new_event_loop()
-    asyncio.set_event_loop(loop)
     try:
-        worker = Worker(config, app, listeners, channel, worker_id, master_pid, loop)
-        return loop.run_until_complete(worker.run())
+        failure = hooks.run(config, "post_fork", server, me)
+        if failure is not None:
+            channel.send(Kind.BOOTFAIL, f"{failure} (traceback above)")
+            return EXIT_BOOT_FAILED
+        try:
+            app = _load(config, preloaded)
+        except AppLoadError as exc:
+            log.error("Worker %d: %s", worker_id, exc, exc_info=exc.__cause__)
+            channel.send(Kind.BOOTFAIL, f"{exc}{' (traceback above)' if exc.__cause__ else ''}")
+            return EXIT_BOOT_FAILED if isinstance(exc, AppFactoryError) else EXIT_APP_IMPORT
+        loop = uvloop.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            worker = Worker(config, app, listeners, channel, me, master_pid, loop)
+            return loop.run_until_complete(worker.run())
+        finally:
+            loop.close()
     finally:
-        loop.close()
+        hooks.run(config, "worker_exit", server, me)
+
+
+def _load(config: Config, preloaded: object) -> ASGIApp:
+    """The app this worker serves: imported here, or the master's preloaded object."""
+    where = {} if preloaded is None else {"preloaded": preloaded}
+    return load_app(
+        config.app or "",
+        config.app_dir,
+        config.interface,
+        config.wsgi_threads,
+        factory=config.factory,
+        **where,
+    )
+
+
+class DescriptorWatch:
+    """Notices, once per episode, that the worker is out of file descriptors.
+
+    The event loop says nothing when accept fails for lack of descriptors (libuv accepts and
+    closes the waiting connections itself), so the worker counts: an estimate per tick (the
+    descriptors open when it became ready plus its connections), and the real count from
+    /proc only once the estimate passes three quarters of the limit.
+    """
+
+    def __init__(self) -> None:
+        self.limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        self.baseline = self.count() or 0
+        self.exhausted = False
+
+    def count(self) -> int | None:
+        """Descriptors open in this process now (None where /proc is not mounted)."""
+        try:
+            return len(os.listdir("/proc/self/fd")) - 1  # listdir's own
+        except OSError as exc:
+            # reading the directory takes a descriptor too
+            return self.limit if exc.errno in (errno.EMFILE, errno.ENFILE) else None
+
+    def check(self, connections: int) -> int | None:
+        """The descriptors in use if the worker has just run out, else None."""
+        if self.limit == resource.RLIM_INFINITY:
+            return None
+        if self.baseline + connections < self.limit * 3 // 4:
+            self.exhausted = False
+            return None
+        used = self.count()
+        if used is None or used < self.limit - 2:  # libuv keeps one spare for its accept trick
+            self.exhausted = self.exhausted and used is not None and used > self.limit * 9 // 10
+            return None
+        if self.exhausted:
+            return None
+        self.exhausted = True
+        return used
 
 
 class Worker:
@@ -103,7 +178,7 @@ class Worker:
         app: ASGIApp,
         listeners: list[socket.socket],
         channel: ChannelWriter,
-        worker_id: int,
+        me: hooks.Worker,
         master_pid: int,
         loop: asyncio.AbstractEventLoop,
     ) -> None:
@@ -111,7 +186,9 @@ class Worker:
         self.app = app
         self.listeners = listeners
         self.channel = channel
-        self.worker_id = worker_id
+        #: this worker, as hooks see it
+        self.me = me
+        self.worker_id = me.slot
         self.master_pid = master_pid
         self.loop = loop
         self.lifespan = Lifespan(app, config.lifespan)
@@ -130,13 +207,21 @@ class Worker:
         try:
             await self.lifespan.startup()
         except LifespanFailure as exc:
+            details = f"\n{exc.details}" if exc.details else ""
             log.error(
-                "Worker %d: application startup failed: %s",
+                "Worker %d: application startup failed: %s%s",
                 self.worker_id,
                 exc,
+                details,
                 exc_info=exc.__cause__,
             )
-            self.channel.send(Kind.BOOTFAIL, f"lifespan {exc}")
+            where = " (traceback above)" if exc.traceback_logged else ""
+            self.channel.send(Kind.BOOTFAIL, f"lifespan startup failed: {exc}{where}")
+            return EXIT_BOOT_FAILED
+        failure = hooks.run(self.config, "post_worker_init", self.me)
+        if failure is not None:
+            self.channel.send(Kind.BOOTFAIL, f"{failure} (traceback above)")
+            await self.lifespan.shutdown(timeout=max(self.config.graceful_timeout, 1.0))
             return EXIT_BOOT_FAILED
         servers = [
             await self.loop.create_server(
@@ -150,6 +235,7 @@ class Worker:
         loop.add_signal_handler(signal.SIGINT, self.stop, False)
         loop.add_signal_handler(signal.SIGQUIT, self.stop, False)
         loop.add_signal_handler(signal.SIGUSR1, reopen_logs)  # log rotation
+        self.descriptors = DescriptorWatch()
         self.channel.send(Kind.READY)
         log.debug("Worker %d ready", self.worker_id)
         self._tick()
@@ -177,6 +263,8 @@ class Worker:
     def stop(self, graceful: bool, reason: str = "shutdown") -> None:
         """Begin stopping; a fast stop may overrule a graceful one in progress. ``reason`` is
         "restart" when this worker is being replaced (SIGHUP from the master)."""
+        if not graceful:
+            hooks.run(self.config, "worker_int", self.me)
         if not self._stop.done():
             self.ctx.drain_reason = reason
             self._stop.set_result(graceful)
@@ -198,7 +286,16 @@ class Worker:
         ctx = self.ctx
         for conn in list(ctx.connections):
             conn.close_if_idle(now, ctx.settings.keepalive_timeout)
-        self.channel.send(Kind.STATS, ctx.stats())
+        self.channel.send(Kind.STATS, ctx.stats().encode())
+        used = self.descriptors.check(len(ctx.connections))
+        if used is not None:
+            log.warning(
+                "Worker %d: out of file descriptors (%d of %d in use, see open_files_limit): "
+                "new connections are closed as soon as they are accepted until some close",
+                self.worker_id,
+                used,
+                self.descriptors.limit,
+            )
         if os.getppid() != self.master_pid:
             log.warning("Worker %d: master is gone, stopping", self.worker_id)
             self.stop(True)

@@ -10,15 +10,12 @@ the server advertises) and the WebSocket echo /ws. A framework that is not insta
 from __future__ import annotations
 
 import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from asgi_master.worker.app import AppLoadError, load_app
-from asgi_master.worker.wsgi import detect_interface
 from examples.frameworks import CHUNKS, STATIC_FILE
 from tests.conftest import Server, free_port
 
@@ -113,68 +110,3 @@ def test_no_app_errors_were_logged(served):
     httpx.get(server.url("/json"), timeout=20)
     assert "Traceback" not in server.log
     assert "Error" not in server.log.replace("error_log", "")
-
-
-# -- interface detection and the WSGI adapter (no server needed)
-
-
-def wsgi_function(environ, start_response):
-    start_response("200 OK", [])
-    return [b""]
-
-
-async def asgi_function(scope, receive, send):
-    pass
-
-
-class WSGICallable:
-    def __call__(self, environ, start_response):
-        return wsgi_function(environ, start_response)
-
-
-class ASGICallable:
-    async def __call__(self, scope, receive, send):
-        pass
-
-
-def star_args(*args):
-    pass
-
-
-@pytest.mark.parametrize(
-    ("app", "expected"),
-    [
-        (wsgi_function, "wsgi"),
-        (WSGICallable(), "wsgi"),
-        (asgi_function, "asgi3"),
-        (ASGICallable(), "asgi3"),
-        (star_args, "asgi3"),
-    ],
-)
-def test_interface_auto_tells_wsgi_from_asgi_by_signature(app, expected):
-    assert detect_interface(app) == expected
-
-
-def test_auto_wraps_a_wsgi_callable_and_leaves_asgi_alone():
-    pytest.importorskip("a2wsgi", reason="a2wsgi is not installed (extra 'wsgi')")
-    assert load_app("tests.integration.test_frameworks:asgi_function") is asgi_function
-    wrapped = load_app("tests.integration.test_frameworks:wsgi_function", wsgi_threads=3)
-    assert wrapped is not wsgi_function
-    assert detect_interface(wrapped) == "asgi3"
-
-
-def test_explicit_interface_overrides_the_guess():
-    assert (
-        load_app("tests.integration.test_frameworks:wsgi_function", interface="asgi3")
-        is wsgi_function
-    )
-
-
-def test_wsgi_app_without_a2wsgi_is_a_one_line_error(monkeypatch):
-    monkeypatch.setitem(sys.modules, "a2wsgi", None)  # import a2wsgi -> ImportError
-    with pytest.raises(AppLoadError) as err:
-        load_app("tests.integration.test_frameworks:wsgi_function", interface="wsgi")
-    message = str(err.value)
-    assert "\n" not in message
-    assert "pip install 'asgi-master[wsgi]'" in message
-    assert "interface = wsgi" in message

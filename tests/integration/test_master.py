@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 
 import httpx
 import psutil
@@ -232,4 +231,3 @@ def test_pidfile_is_written_and_removed(start_server, tmp_path):
     server.signal(signal.SIGTERM)
     assert server.wait_exit() == 0
     assert not pidfile.exists()
-    time.sleep(0)  # keeps the shape of the other tests; nothing timed here

@@ -107,13 +107,10 @@ def test_missing_chdir_directory_stops_the_server_with_status_1(start_server, tm
 
 PID1_APP = """
 import os, subprocess
+from tests.apps.lifespan import with_lifespan
+
+@with_lifespan
 async def app(scope, receive, send):
-    if scope["type"] == "lifespan":
-        while True:
-            m = await receive()
-            await send({"type": m["type"] + ".complete"})
-            if m["type"] == "lifespan.shutdown":
-                return
     body = b"ppid=%d" % os.getppid()
     if scope["path"] == "/orphan":
         # the shell exits at once; its background sleep is orphaned and reparented to PID 1

@@ -14,14 +14,12 @@ pytestmark = pytest.mark.timeout(120)
 
 HOG_APP = """
 import os
+from tests.apps.lifespan import with_lifespan
+
 _held = []
+
+@with_lifespan
 async def app(scope, receive, send):
-    if scope["type"] == "lifespan":
-        while True:
-            m = await receive()
-            await send({"type": m["type"] + ".complete"})
-            if m["type"] == "lifespan.shutdown":
-                return
     if scope["path"] == "/hog":
         _held.append(b"x" * (100 * 1024 * 1024))  # written, so resident and private
     await send({"type": "http.response.start", "status": 200, "headers": []})

@@ -19,13 +19,10 @@ pytestmark = pytest.mark.timeout(120)
 
 APP = """
 import os
+from tests.apps.lifespan import with_lifespan
+
+@with_lifespan
 async def app(scope, receive, send):
-    if scope["type"] == "lifespan":
-        while True:
-            m = await receive()
-            await send({"type": m["type"] + ".complete"})
-            if m["type"] == "lifespan.shutdown":
-                return
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b"pid=%d" % os.getpid()})
 """

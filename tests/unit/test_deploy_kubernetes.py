@@ -1,18 +1,17 @@
 """deploy/kubernetes/: every manifest validates against the Kubernetes schemas (offline, with
 kubernetes-validate), and the pieces fit together: probes on the health paths of the ConfigMap's
-config.toml, a grace period above shutdown_delay + graceful_timeout, a locked-down pod."""
+config.toml, a grace period above shutdown_delay + graceful_timeout, a locked-down pod. (The
+ConfigMap's config through ``--check-config``: tests/integration/test_deploy_commands.py.)"""
 
 from __future__ import annotations
 
 import copy
-import tomllib
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from asgi_master.config.settings import BY_NAME
-from tests.conftest import ROOT, run_cli
+from tests.deploy_files import by_kind, manifests
+from tests.deploy_files import kubernetes_server_config as server_config
 
 yaml = pytest.importorskip(
     "yaml", reason="PyYAML is not installed (comes with kubernetes-validate, extra 'test')"
@@ -20,27 +19,6 @@ yaml = pytest.importorskip(
 kubernetes_validate = pytest.importorskip(
     "kubernetes_validate", reason="kubernetes-validate is not installed (extra 'test')"
 )
-
-MANIFESTS = ROOT / "deploy" / "kubernetes"
-
-
-def documents() -> list[tuple[Path, dict[str, Any]]]:
-    found = []
-    for path in sorted(MANIFESTS.glob("*.yaml")):
-        found += [(path, doc) for doc in yaml.safe_load_all(path.read_text()) if doc]
-    return found
-
-
-def by_kind() -> dict[str, dict[str, Any]]:
-    kinds: dict[str, dict[str, Any]] = {}
-    for _, doc in documents():
-        assert doc["kind"] not in kinds, f"two {doc['kind']} manifests"
-        kinds[doc["kind"]] = doc
-    return kinds
-
-
-def server_config() -> dict[str, Any]:
-    return tomllib.loads(by_kind()["ConfigMap"]["data"]["config.toml"])
 
 
 def container() -> dict[str, Any]:
@@ -53,7 +31,7 @@ def validate(doc: dict[str, Any]) -> None:
     kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)
 
 
-@pytest.mark.parametrize("path_doc", documents(), ids=lambda pd: f"{pd[0].name}:{pd[1]['kind']}")
+@pytest.mark.parametrize("path_doc", manifests(), ids=lambda pd: f"{pd[0].name}:{pd[1]['kind']}")
 def test_manifest_is_valid_against_the_kubernetes_schema(path_doc):
     validate(path_doc[1])
 
@@ -126,15 +104,3 @@ def test_config_uses_auto_workers_and_the_container_command_reads_it():
     assert server_config()["workers"] == "auto"
     mount = next(m for m in container()["volumeMounts"] if m["name"] == "config")
     assert container()["args"] == ["-c", f"{mount['mountPath']}/config.toml"]
-
-
-def test_configmap_config_passes_check_config(tmp_path):
-    missing = [k for k in server_config() if k not in BY_NAME]
-    if missing:
-        pytest.skip(f"settings not implemented yet: {', '.join(missing)}")
-    path = tmp_path / "config.toml"
-    path.write_text(by_kind()["ConfigMap"]["data"]["config.toml"])
-    result = run_cli(
-        "-c", str(path), "--check-config", env={"ASGI_MASTER_APP": "examples.hello:app"}
-    )
-    assert result.returncode == 0, result.stderr
