@@ -1,6 +1,7 @@
 """Configuration: the settings table, its loading from file, env and flags, and validation."""
 
-from .loader import ConfigError, Invocation, build_parser, describe, load
+from .errors import ConfigError
+from .loader import Invocation, build_parser, describe, load
 from .settings import SETTINGS, Config, Setting
 from .types import BindSpec
 

@@ -15,7 +15,7 @@ import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn
 
-from .loader import ConfigError
+from .errors import ConfigError
 
 if TYPE_CHECKING:
     from .settings import Config

@@ -16,14 +16,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import __version__
+from .checks import check
+from .errors import ConfigError
 from .settings import BY_NAME, ENV_PREFIX, SECTIONS, SETTINGS, Config, Setting
 from .types import Bool, Converter, ListOf
 
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
-
-
-class ConfigError(Exception):
-    """A configuration problem, told in one line an operator can act on."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -173,8 +171,6 @@ def resolve(layers: Sequence[Mapping[str, tuple[Any, str]]], config_file: str | 
     config = Config(**values, config_file=config_file, sources=sources)
     if config.app is None:
         raise ConfigError("no application given: pass MODULE:APP or set `app` in the config file")
-    from .checks import check  # here: checks imports ConfigError from this module
-
     check(config)
     return config
 
