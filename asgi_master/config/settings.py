@@ -11,12 +11,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from .binds import DEFAULT_HOST, DEFAULT_PORT, Bind, BindSpec, OptionalBind
 from .types import (
     AccessLogTemplate,
     Account,
     AppPath,
-    Bind,
-    BindSpec,
     Bool,
     ByteSize,
     Choice,
@@ -24,7 +23,6 @@ from .types import (
     FileMode,
     Int,
     ListOf,
-    OptionalBind,
     OptionalFileMode,
     ProxyAddress,
     Seconds,
@@ -125,11 +123,14 @@ class Config:
     # -- sockets
     bind: list[BindSpec] = setting(  # noqa: RUF009 (setting() copies the list)
         ListOf(Bind()),
-        [BindSpec("tcp", host="127.0.0.1", port=8000)],
+        [BindSpec("tcp", host=DEFAULT_HOST, port=DEFAULT_PORT)],
         "sockets",
         "Addresses to listen on; repeat the flag (or give a TOML list) for several. "
-        "`host:port`, `[ipv6]:port`, `unix:/path/to.sock`, or `fd://N` for an inherited "
-        "listening socket.",
+        "`HOST:PORT` (`0.0.0.0:8000`, `localhost:8000`), `[IPV6]:PORT` (`[::]:8000`), "
+        "`unix:/path/to.sock`, or `fd://N` for an inherited listening socket. Short forms: "
+        "`:PORT` is every IPv4 interface (`0.0.0.0:PORT`, as gunicorn reads it), `PORT` alone "
+        "listens on `127.0.0.1`, `HOST` or `[IPV6]` alone on port 8000; `tcp://` may stand "
+        "before a TCP address. A bare IPv6 address needs its brackets (`[::1]:8000`).",
         short="-b",
     )
     backlog: int = setting(

@@ -62,6 +62,28 @@ def test_bind_forms_are_understood(text, bind):
     assert load(["a:b", "-b", text], {}).config.bind == [bind]
 
 
+@pytest.mark.parametrize(
+    ("text", "bind"),
+    [
+        (":8001", BindSpec("tcp", host="0.0.0.0", port=8001)),  # gunicorn: all interfaces
+        ("8001", BindSpec("tcp", host="127.0.0.1", port=8001)),  # uvicorn --port: default host
+        ("localhost", BindSpec("tcp", host="localhost", port=8000)),  # default port
+        ("0.0.0.0", BindSpec("tcp", host="0.0.0.0", port=8000)),
+        ("[::]", BindSpec("tcp", host="::", port=8000)),
+        ("tcp://127.0.0.1:9000", BindSpec("tcp", host="127.0.0.1", port=9000)),
+        ("tcp://:9000", BindSpec("tcp", host="0.0.0.0", port=9000)),
+    ],
+)
+def test_short_bind_forms_operators_type_are_understood(text, bind):
+    assert load(["a:b", "-b", text], {}).config.bind == [bind]
+
+
+def test_metrics_bind_takes_the_short_forms_too():
+    assert load(["a:b", "--metrics-bind", ":9100"], {}).config.metrics_bind == BindSpec(
+        "tcp", host="0.0.0.0", port=9100
+    )
+
+
 def test_bind_repeats_on_the_command_line_and_splits_on_commas_in_env():
     config = load(["a:b", "-b", "127.0.0.1:1", "-b", "unix:/tmp/x.sock"], {}).config
     assert [str(b) for b in config.bind] == ["127.0.0.1:1", "unix:/tmp/x.sock"]
@@ -70,7 +92,20 @@ def test_bind_repeats_on_the_command_line_and_splits_on_commas_in_env():
 
 
 @pytest.mark.parametrize(
-    "bad", ["8000", "host:", "host:99999", "[::1:80", "[nothost]:80", "fd://x", "unix:"]
+    "bad",
+    [
+        "host:",
+        "host:99999",
+        "99999",
+        ":",
+        "[::1:80",
+        "[::1]80",
+        "[nothost]:80",
+        "::1",  # is ::1:8000 an address or a port? brackets say
+        "::1:8000",
+        "fd://x",
+        "unix:",
+    ],
 )
 def test_bad_bind_is_rejected_with_what_was_expected(bad):
     with pytest.raises(ConfigError) as err:
