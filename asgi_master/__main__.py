@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from .config import Config, ConfigError, describe, load
+from .config import CommandLineError, Config, ConfigError, describe, load
 from .logs import configure as configure_logs
 
 
@@ -21,6 +21,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         invocation = load(argv)
     except ConfigError as exc:
         print(f"asgi-master: error: {exc}", file=sys.stderr)
+        if isinstance(exc, CommandLineError):
+            print(f"asgi-master: hint: {exc.hint}", file=sys.stderr)
         return 2
     config = invocation.config
     configure_logs(config.log_level, config.access_log, access_json=config.log_format == "json")

@@ -6,7 +6,6 @@ env var or flag), the value and what was expected.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import difflib
 import os
@@ -15,13 +14,11 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .. import __version__
 from .checks import check
+from .cli import CONFIG_ENV, build_parser, read_cli
 from .errors import ConfigError
-from .settings import BY_NAME, ENV_PREFIX, SECTIONS, SETTINGS, Config, Setting
-from .types import Bool, Converter, ListOf
-
-CONFIG_ENV = ENV_PREFIX + "CONFIG"
+from .settings import BY_NAME, ENV_PREFIX, SETTINGS, Config, Setting
+from .types import Converter, ListOf
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -101,59 +98,6 @@ def read_env(environ: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
         if name not in BY_NAME:
             raise ConfigError(f"env {var}: unknown setting '{name}'{_did_you_mean(name)}")
         found[name] = (raw, f"env {var}")
-    return found
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command-line parser, one flag per setting (defaults suppressed to see what was given)."""
-    parser = argparse.ArgumentParser(
-        prog="asgi-master",
-        description="A pre-fork server for ASGI applications.",
-        argument_default=argparse.SUPPRESS,
-    )
-    parser.add_argument(
-        "app", nargs="?", metavar="MODULE:APP", help="the ASGI application, e.g. examples.hello:app"
-    )
-    parser.add_argument(
-        "-c", "--config", metavar="FILE", help=f"TOML config file (also ${CONFIG_ENV})"
-    )
-    parser.add_argument(
-        "--check-config",
-        action="store_true",
-        help="validate the configuration, import the app, print the effective "
-        "config with the source of each value, and exit 0 (valid) or 2",
-    )
-    parser.add_argument("--version", action="version", version=f"asgi-master {__version__}")
-    for section in SECTIONS:
-        group = parser.add_argument_group(section)
-        for s in SETTINGS:
-            if s.section != section:
-                continue
-            flags = [s.short, s.flag] if s.short else [s.flag]
-            dest = "setting_" + s.name
-            help_text = s.help.replace("%", "%%")  # argparse %-formats help texts
-            if isinstance(s.type, Bool):
-                group.add_argument(
-                    *flags, dest=dest, action=argparse.BooleanOptionalAction, help=help_text
-                )
-            elif s.repeatable:
-                group.add_argument(
-                    *flags, dest=dest, action="append", metavar=s.type.metavar, help=help_text
-                )
-            else:
-                group.add_argument(*flags, dest=dest, metavar=s.type.metavar, help=help_text)
-    return parser
-
-
-def read_cli(args: argparse.Namespace) -> dict[str, tuple[Any, str]]:
-    """Settings given as flags (and the positional app)."""
-    found: dict[str, tuple[Any, str]] = {}
-    for key, raw in vars(args).items():
-        if key.startswith("setting_"):
-            s = BY_NAME[key[len("setting_") :]]
-            found[s.name] = (raw, f"flag {s.flag}")
-    if "app" in args and args.app is not None:
-        found["app"] = (args.app, "argument MODULE:APP")
     return found
 
 
