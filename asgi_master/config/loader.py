@@ -77,15 +77,45 @@ def read_toml(path: str) -> dict[str, tuple[Any, str]]:
     try:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
+        if path.endswith(".py"):
+            raise ConfigError(
+                f"{path}: a Python file, not TOML: the config file holds settings as TOML keys "
+                "(docs/migrating.md turns a gunicorn.conf.py into a config.toml)"
+            ) from None
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     found: dict[str, tuple[Any, str]] = {}
     for key, raw in table.items():
+        if _is_table(raw):
+            line = _table_line(text, key)
+            where = f"{path}:{line}" if line else path
+            raise ConfigError(
+                f"{where}: [{key}] is a table, and tables are not used: every setting is a "
+                "top-level key, written above the first [table] header"
+            )
         line = _key_line(text, key)
         where = f"{path}:{line}" if line else path
         if key not in BY_NAME:
             raise ConfigError(f"{where}: unknown setting '{key}'{_did_you_mean(key)}")
         found[key] = (raw, where)
     return found
+
+
+def _is_table(raw: object) -> bool:
+    """A TOML table (``[name]``, ``name.key = ...``, an inline table) or array of tables."""
+    return isinstance(raw, dict) or (
+        isinstance(raw, list) and bool(raw) and all(isinstance(item, dict) for item in raw)
+    )
+
+
+def _table_line(text: str, key: str) -> int | None:
+    """Line of the header ``[key]`` / ``[[key]]`` / ``[key.sub]``, or of ``key.sub =`` or
+    ``key = {...}``, whichever comes first."""
+    name = rf"""["']?{re.escape(key)}["']?"""
+    pattern = re.compile(rf"""^\s*(\[\[?\s*{name}\s*[.\]]|{name}\s*[.=])""")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if pattern.match(line):
+            return number
+    return None
 
 
 def read_env(environ: Mapping[str, str]) -> dict[str, tuple[Any, str]]:

@@ -118,3 +118,13 @@ def test_bind_port_alone_listens_on_the_default_host(start_server):
     server.wait_ready()
     assert f"Listening on 127.0.0.1:{port}" in server.log
     assert httpx.get(server.url("/")).status_code == 200
+
+
+def test_a_toml_table_is_one_line_naming_its_line(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('app = "examples.hello:app"\n\n[server]\nworkers = 4\n')
+    line = _one_line_error(run_cli("-c", str(config)))
+    assert line == (
+        f"asgi-master: error: {config}:3: [server] is a table, and tables are not used: "
+        "every setting is a top-level key, written above the first [table] header"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -208,3 +209,35 @@ def test_docs_config_reference_is_current():
     assert current == render_reference(), (
         "docs/config.md is stale: run `python -m asgi_master.config.reference > docs/config.md`"
     )
+
+
+def test_a_toml_table_is_reported_as_such_with_its_line(tmp_path):
+    path = write(tmp_path, 'app = "a:b"\n\n[server]\nworkers = 4\n')
+    with pytest.raises(ConfigError) as err:
+        load(["-c", path], {})
+    assert str(err.value) == (
+        f"{path}:3: [server] is a table, and tables are not used: every setting is a "
+        "top-level key, written above the first [table] header"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ('app = "a:b"\n[[server]]\nx = 1\n', 2),  # an array of tables
+        ('app = "a:b"\n[server.http]\nx = 1\n', 2),
+        ('app = "a:b"\n# [server]\nserver.workers = 2\n', 3),  # a dotted key
+        ('app = "a:b"\nserver = { workers = 2 }\n', 2),  # an inline table
+    ],
+)
+def test_every_spelling_of_a_table_is_reported_with_its_line(tmp_path, text, line):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError, match=rf"^{re.escape(path)}:{line}: \[server\] is a table"):
+        load(["-c", path], {})
+
+
+def test_a_gunicorn_python_config_file_is_named_as_such(tmp_path):
+    path = tmp_path / "gunicorn.conf.py"
+    path.write_text('import multiprocessing\nbind = "0.0.0.0:8000"\n')
+    with pytest.raises(ConfigError, match=r"gunicorn\.conf\.py: a Python file, not TOML"):
+        load(["-c", str(path)], {})
