@@ -25,6 +25,7 @@ from .types import (
     ListOf,
     OptionalFileMode,
     ProxyAddress,
+    RootPath,
     Seconds,
     Secret,
     Str,
@@ -114,11 +115,12 @@ class Config:
         "serves at once.",
     )
     root_path: str = setting(
-        Str(metavar="PATH"),
+        RootPath(),
         "",
         "application",
         "The ASGI `root_path` of every request: the path prefix under which a proxy mounts the "
-        "application.",
+        "application, such as `/api` (a request for `/items` then has the path `/api/items`). "
+        "It must start with `/`; a trailing `/` is dropped (`/api/` is `/api`, `/` is none).",
     )
     # -- sockets
     bind: list[BindSpec] = setting(  # noqa: RUF009 (setting() copies the list)

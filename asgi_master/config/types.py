@@ -246,6 +246,29 @@ class AppPath(Converter):
         return raw.strip()
 
 
+class RootPath(Converter):
+    """A URL path prefix such as ``/api``: one leading slash, no trailing one (``/`` is none).
+
+    The request path is appended to it, so ``/api/`` would make ``/api//items``.
+    """
+
+    expected = 'a path that starts with "/", such as "/api" (or "" for none)'
+    metavar = "PATH"
+
+    def convert(self, raw: object) -> str:
+        if not isinstance(raw, str):
+            raise self.fail()
+        text = raw.strip()
+        if not text:
+            return ""
+        # visible ASCII only: the prefix is also put in front of the request's raw bytes
+        if not text.startswith("/") or not all("!" <= char <= "~" for char in text):
+            raise self.fail()
+        if "?" in text or "#" in text:
+            raise self.fail()
+        return text.rstrip("/")
+
+
 class OptionalFileMode(FileMode):
     """A permission mode in octal, or unset (empty: leave it as inherited)."""
 

@@ -241,3 +241,21 @@ def test_a_gunicorn_python_config_file_is_named_as_such(tmp_path):
     path.write_text('import multiprocessing\nbind = "0.0.0.0:8000"\n')
     with pytest.raises(ConfigError, match=r"gunicorn\.conf\.py: a Python file, not TOML"):
         load(["-c", str(path)], {})
+
+
+@pytest.mark.parametrize(
+    ("given", "root_path"),
+    [("/api", "/api"), ("/api/", "/api"), ("/", ""), ("", ""), ("/a/b//", "/a/b")],
+)
+def test_root_path_loses_its_trailing_slash(given, root_path):
+    assert load(["a:b", "--root-path", given], {}).config.root_path == root_path
+
+
+@pytest.mark.parametrize("bad", ["api", "api/", "/api?x=1", "/caf\u00e9", "/with space"])
+def test_root_path_must_start_with_a_slash(bad):
+    with pytest.raises(ConfigError) as err:
+        load(["a:b", "--root-path", bad], {})
+    assert str(err.value) == (
+        f'flag --root-path: root_path = "{bad}": expected a path that starts with "/", '
+        'such as "/api" (or "" for none)'
+    )
