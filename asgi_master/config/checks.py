@@ -15,6 +15,7 @@ import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn
 
+from .envfile import check_env_file
 from .errors import ConfigError
 
 if TYPE_CHECKING:
@@ -29,6 +30,11 @@ def check(config: Config) -> None:
     """Raise ConfigError for the first problem found across the settings."""
     validate_tls(config)
     validate_log_config(config)
+    if config.env_file:
+        try:
+            check_env_file(config.env_file)
+        except ValueError as exc:
+            _fail(config, "env_file", str(exc))
     if config.reload_watcher == "watchfiles" and importlib.util.find_spec("watchfiles") is None:
         _fail(
             config,

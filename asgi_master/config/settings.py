@@ -90,6 +90,17 @@ class Config:
         "Directory put first on `sys.path` before the application is imported, so "
         "`module:app` is found relative to it.",
     )
+    env_file: str | None = setting(
+        Str(optional=True, metavar="FILE"),
+        None,
+        "application",
+        "A dotenv file (`KEY=VALUE` lines, read with python-dotenv as uvicorn's `--env-file` "
+        "is) whose variables are put in the environment of the master, and so of every "
+        "worker, before the app is imported. A variable the server was started with wins "
+        "over the file. Read again on every SIGHUP (the new workers see the changes); a "
+        "relative path is relative to the directory the server was started in. The file is "
+        "for the app: `ASGI_MASTER_*` lines in it are refused.",
+    )
     lifespan: str = setting(
         Choice("auto", "on", "off"),
         "auto",

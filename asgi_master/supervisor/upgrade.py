@@ -28,6 +28,7 @@ from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from ..config.envfile import ENV_FILE
 from .signals import blocked_for_fork, reset_in_child
 
 INHERIT_FDS_ENV: Final = "ASGI_MASTER_INHERIT_FDS"
@@ -73,7 +74,7 @@ def start_successor(fds: Sequence[int], launch: Launch, extra_env: Mapping[str, 
     ``extra_env`` is added to the child's environment (systemd's notify variables); a
     ``WATCHDOG_PID`` in it is replaced by the child's own PID.
     """
-    env = dict(os.environ)
+    env = ENV_FILE.inherited(os.environ)  # without env_file's variables: it reads the file anew
     env.update(extra_env)
     env[INHERIT_FDS_ENV] = ",".join(str(fd) for fd in fds)
     env[UPGRADE_FROM_ENV] = str(os.getpid())
