@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, NoReturn
 
 from .envfile import check_env_file
 from .errors import ConfigError
+from .logconfig import check as check_log_table
+from .logconfig import read_log_config
 
 if TYPE_CHECKING:
     from .settings import Config
@@ -44,12 +46,10 @@ def check(config: Config) -> None:
 
 
 def validate_log_config(config: Config) -> None:
-    """``log_config`` names a readable TOML/JSON dictConfig table."""
+    """``log_config`` names a readable TOML/JSON dictConfig table that would apply."""
     if config.log_config:
-        from ..logs import read_log_config
-
         try:
-            read_log_config(config.log_config)
+            check_log_table(read_log_config(config.log_config))
         except ValueError as exc:
             _fail(config, "log_config", str(exc))
 

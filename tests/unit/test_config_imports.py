@@ -39,11 +39,11 @@ def _imported(tree: ast.AST, module: str, is_package: bool, known: set[str]) -> 
                 target = ".".join([*anchor, *([node.module] if node.module else [])])
             else:
                 target = node.module or ""
-            if target in known:
+            submodules = {f"{target}.{alias.name}" for alias in node.names} & known
+            found.update(submodules)
+            # ``from pkg import sub`` needs only pkg.sub; ``from mod import name`` needs mod
+            if target in known and len(submodules) < len(node.names):
                 found.add(target)
-            for alias in node.names:
-                if f"{target}.{alias.name}" in known:
-                    found.add(f"{target}.{alias.name}")
         stack.extend(ast.iter_child_nodes(node))
     found.discard(module)
     return found
