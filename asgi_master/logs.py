@@ -10,13 +10,13 @@ rotation moved them away; each process reopens its own, the master first.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import logging.config
 import os
 import sys
-import tomllib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .config.logconfig import read_log_config
 
 if TYPE_CHECKING:
     from .config import Config
@@ -147,26 +147,6 @@ def reopen() -> list[str]:
     return reopened
 
 
-def read_log_config(path: str) -> dict[str, Any]:
-    """A ``logging.config.dictConfig`` dictionary from a TOML or JSON file; ValueError (with
-    the reason) when it cannot be one."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise ValueError(f"cannot read it: {exc.strerror}") from None
-    is_json = path.endswith(".json")
-    try:
-        loaded = json.loads(data) if is_json else tomllib.loads(data.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"not valid {'JSON' if is_json else 'TOML'}: {exc}") from None
-    if not isinstance(loaded, dict) or loaded.get("version") != 1:
-        raise ValueError("expected a logging dictConfig table with version = 1")
-    # our own loggers stay unless the file configures them
-    loaded.setdefault("disable_existing_loggers", False)
-    return loaded
-
-
 def setup(config: Config) -> None:
     """The logs as ``config`` asks: handlers and files, then ``log_config`` applied on top."""
     configure(
@@ -177,4 +157,11 @@ def setup(config: Config) -> None:
         access_json=config.log_format == "json",
     )
     if config.log_config:
-        logging.config.dictConfig(read_log_config(config.log_config))
+        try:
+            logging.config.dictConfig(read_log_config(config.log_config))
+        except ValueError as exc:
+            # the table was checked at load; what is left is a file that will not open, which
+            # dictConfig wraps: hand the OSError on, as opening our own log files does
+            if isinstance(exc.__cause__, OSError):
+                raise exc.__cause__ from None
+            raise

@@ -1,10 +1,14 @@
-"""Summaries of the raw per-round results: medians, ranges, ratios, markdown tables."""
+"""Summaries of the raw per-round results: medians, ranges, ratios, markdown tables (and,
+through ``bench.charts``, the same as PNG charts)."""
 
 from __future__ import annotations
 
+import json
 import statistics
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 REFERENCE = "asgi-master"
 
@@ -216,3 +220,23 @@ def render(results: Mapping[str, Mapping[str, Sequence[Round]]], notes: Sequence
             "Notes:\n\n" + "\n".join(f"- {' '.join(note.split())}" for note in notes) + "\n"
         )
     return "\n".join(parts)
+
+
+def render_saved(results_file: Path, charts_dir: Path) -> int:
+    """``run.py --render``: a saved run's tables on stdout and its charts as PNG files (one
+    per workload, in ``charts_dir``); the exit status."""
+    saved = json.loads(results_file.read_text())
+    print(render(saved["results"], saved.get("notes", [])))
+    try:
+        from bench.charts import draw_charts
+    except ImportError as exc:  # matplotlib, a bench dependency only
+        print(f"no charts: {exc} (pip install 'asgi-master[bench]')", file=sys.stderr)
+        return 2
+    settings = saved.get("settings", {})
+    subtitle = (
+        f"run of {saved.get('date', '?')}: {settings.get('rounds', '?')} round(s) x "
+        f"{settings.get('duration_s', '?')} s; bar = median over rounds, whisker = min..max"
+    )
+    for path in draw_charts(saved["results"], charts_dir, subtitle):
+        print(f"chart: {path}", file=sys.stderr)
+    return 0

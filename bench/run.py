@@ -32,7 +32,7 @@ if __package__ in (None, ""):
 
 from bench import workloads as wl
 from bench.load import run_wrk
-from bench.report import REFERENCE, render
+from bench.report import REFERENCE, render, render_saved
 from bench.servers import (
     BENCH_DIR,
     RunningServer,
@@ -85,7 +85,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--render",
         type=Path,
         metavar="JSON",
-        help="print the tables of a saved results file and exit (no benchmark)",
+        help="print the tables of a saved results file, draw them as charts (one PNG per "
+        "workload, in --charts-dir; needs matplotlib) and exit (no benchmark)",
+    )
+    parser.add_argument(
+        "--charts-dir",
+        type=Path,
+        default=BENCH_DIR / "charts",
+        help="where --render writes <workload>.png (default: bench/charts)",
     )
     parser.add_argument(
         "--results-dir", type=Path, default=BENCH_DIR / "results", help="where JSON goes"
@@ -244,9 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; print the tables; return a process exit code."""
     args = parse_args(argv)
     if args.render:
-        saved = json.loads(args.render.read_text())
-        print(render(saved["results"], saved.get("notes", [])))
-        return 0
+        return render_saved(args.render, args.charts_dir)
     for tool in ("taskset", "wrk"):
         if shutil.which(tool) is None:
             print(f"{tool} not found: run `bash bench/setup.sh` first", file=sys.stderr)

@@ -37,6 +37,8 @@ VPY="$BENCH_DIR/.venv/bin/python"
 "$VPY" -m pip install -q --upgrade \
     "uvicorn[standard]" httptools uvloop hypercorn "gunicorn>=23" granian \
     websockets psutil
+# run.py --render draws the tables as charts (bench/charts.py)
+"$VPY" -m pip install -q matplotlib
 
 # Older gunicorn has no native ASGI worker; uvicorn-worker provides one then.
 if ! "$VPY" - <<'EOF'

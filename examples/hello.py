@@ -4,6 +4,7 @@ GET /          -> "Hello, world!"
 GET /stream    -> a body streamed in parts
 POST /echo     -> the request body back
 GET /slow?s=N  -> answers after N seconds (to watch a graceful drain)
+WebSocket /    -> every message echoed back, text as text and bytes as bytes
 """
 
 import asyncio
@@ -20,6 +21,9 @@ async def app(scope, receive, send):
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+    if scope["type"] == "websocket":
+        await echo(receive, send)
+        return
     if scope["type"] != "http":
         return
     path = scope["path"]
@@ -66,3 +70,18 @@ async def app(scope, receive, send):
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def echo(receive, send):
+    """Accept a WebSocket and send each message back until the client closes."""
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.connect":
+            await send({"type": "websocket.accept"})
+        elif message["type"] == "websocket.receive":
+            if message.get("text") is not None:
+                await send({"type": "websocket.send", "text": message["text"]})
+            else:
+                await send({"type": "websocket.send", "bytes": message.get("bytes") or b""})
+        elif message["type"] == "websocket.disconnect":
+            return

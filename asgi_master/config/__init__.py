@@ -1,12 +1,15 @@
 """Configuration: the settings table, its loading from file, env and flags, and validation."""
 
-from .loader import ConfigError, Invocation, build_parser, describe, load
+from .binds import BindSpec
+from .cli import CommandLineError, build_parser
+from .errors import ConfigError
+from .loader import Invocation, describe, load
 from .settings import SETTINGS, Config, Setting
-from .types import BindSpec
 
 __all__ = [
     "SETTINGS",
     "BindSpec",
+    "CommandLineError",
     "Config",
     "ConfigError",
     "Invocation",

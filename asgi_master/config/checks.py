@@ -15,7 +15,10 @@ import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn
 
-from .loader import ConfigError
+from .envfile import check_env_file
+from .errors import ConfigError
+from .logconfig import check as check_log_table
+from .logconfig import read_log_config
 
 if TYPE_CHECKING:
     from .settings import Config
@@ -29,6 +32,11 @@ def check(config: Config) -> None:
     """Raise ConfigError for the first problem found across the settings."""
     validate_tls(config)
     validate_log_config(config)
+    if config.env_file:
+        try:
+            check_env_file(config.env_file)
+        except ValueError as exc:
+            _fail(config, "env_file", str(exc))
     if config.reload_watcher == "watchfiles" and importlib.util.find_spec("watchfiles") is None:
         _fail(
             config,
@@ -38,12 +46,10 @@ def check(config: Config) -> None:
 
 
 def validate_log_config(config: Config) -> None:
-    """``log_config`` names a readable TOML/JSON dictConfig table."""
+    """``log_config`` names a readable TOML/JSON dictConfig table that would apply."""
     if config.log_config:
-        from ..logs import read_log_config
-
         try:
-            read_log_config(config.log_config)
+            check_log_table(read_log_config(config.log_config))
         except ValueError as exc:
             _fail(config, "log_config", str(exc))
 

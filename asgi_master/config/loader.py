@@ -6,7 +6,6 @@ env var or flag), the value and what was expected.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import difflib
 import os
@@ -15,15 +14,11 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .. import __version__
-from .settings import BY_NAME, ENV_PREFIX, SECTIONS, SETTINGS, Config, Setting
-from .types import Bool, Converter, ListOf
-
-CONFIG_ENV = ENV_PREFIX + "CONFIG"
-
-
-class ConfigError(Exception):
-    """A configuration problem, told in one line an operator can act on."""
+from .checks import check
+from .cli import CONFIG_ENV, build_parser, read_cli
+from .errors import ConfigError
+from .settings import BY_NAME, ENV_PREFIX, SETTINGS, Config, Setting
+from .types import Converter, ListOf
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -82,15 +77,45 @@ def read_toml(path: str) -> dict[str, tuple[Any, str]]:
     try:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
+        if path.endswith(".py"):
+            raise ConfigError(
+                f"{path}: a Python file, not TOML: the config file holds settings as TOML keys "
+                "(docs/migrating.md turns a gunicorn.conf.py into a config.toml)"
+            ) from None
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     found: dict[str, tuple[Any, str]] = {}
     for key, raw in table.items():
+        if _is_table(raw):
+            line = _table_line(text, key)
+            where = f"{path}:{line}" if line else path
+            raise ConfigError(
+                f"{where}: [{key}] is a table, and tables are not used: every setting is a "
+                "top-level key, written above the first [table] header"
+            )
         line = _key_line(text, key)
         where = f"{path}:{line}" if line else path
         if key not in BY_NAME:
             raise ConfigError(f"{where}: unknown setting '{key}'{_did_you_mean(key)}")
         found[key] = (raw, where)
     return found
+
+
+def _is_table(raw: object) -> bool:
+    """A TOML table (``[name]``, ``name.key = ...``, an inline table) or array of tables."""
+    return isinstance(raw, dict) or (
+        isinstance(raw, list) and bool(raw) and all(isinstance(item, dict) for item in raw)
+    )
+
+
+def _table_line(text: str, key: str) -> int | None:
+    """Line of the header ``[key]`` / ``[[key]]`` / ``[key.sub]``, or of ``key.sub =`` or
+    ``key = {...}``, whichever comes first."""
+    name = rf"""["']?{re.escape(key)}["']?"""
+    pattern = re.compile(rf"""^\s*(\[\[?\s*{name}\s*[.\]]|{name}\s*[.=])""")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if pattern.match(line):
+            return number
+    return None
 
 
 def read_env(environ: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
@@ -103,59 +128,6 @@ def read_env(environ: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
         if name not in BY_NAME:
             raise ConfigError(f"env {var}: unknown setting '{name}'{_did_you_mean(name)}")
         found[name] = (raw, f"env {var}")
-    return found
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command-line parser, one flag per setting (defaults suppressed to see what was given)."""
-    parser = argparse.ArgumentParser(
-        prog="asgi-master",
-        description="A pre-fork server for ASGI applications.",
-        argument_default=argparse.SUPPRESS,
-    )
-    parser.add_argument(
-        "app", nargs="?", metavar="MODULE:APP", help="the ASGI application, e.g. examples.hello:app"
-    )
-    parser.add_argument(
-        "-c", "--config", metavar="FILE", help=f"TOML config file (also ${CONFIG_ENV})"
-    )
-    parser.add_argument(
-        "--check-config",
-        action="store_true",
-        help="validate the configuration, import the app, print the effective "
-        "config with the source of each value, and exit 0 (valid) or 2",
-    )
-    parser.add_argument("--version", action="version", version=f"asgi-master {__version__}")
-    for section in SECTIONS:
-        group = parser.add_argument_group(section)
-        for s in SETTINGS:
-            if s.section != section:
-                continue
-            flags = [s.short, s.flag] if s.short else [s.flag]
-            dest = "setting_" + s.name
-            help_text = s.help.replace("%", "%%")  # argparse %-formats help texts
-            if isinstance(s.type, Bool):
-                group.add_argument(
-                    *flags, dest=dest, action=argparse.BooleanOptionalAction, help=help_text
-                )
-            elif s.repeatable:
-                group.add_argument(
-                    *flags, dest=dest, action="append", metavar=s.type.metavar, help=help_text
-                )
-            else:
-                group.add_argument(*flags, dest=dest, metavar=s.type.metavar, help=help_text)
-    return parser
-
-
-def read_cli(args: argparse.Namespace) -> dict[str, tuple[Any, str]]:
-    """Settings given as flags (and the positional app)."""
-    found: dict[str, tuple[Any, str]] = {}
-    for key, raw in vars(args).items():
-        if key.startswith("setting_"):
-            s = BY_NAME[key[len("setting_") :]]
-            found[s.name] = (raw, f"flag {s.flag}")
-    if "app" in args and args.app is not None:
-        found["app"] = (args.app, "argument MODULE:APP")
     return found
 
 
@@ -173,8 +145,6 @@ def resolve(layers: Sequence[Mapping[str, tuple[Any, str]]], config_file: str | 
     config = Config(**values, config_file=config_file, sources=sources)
     if config.app is None:
         raise ConfigError("no application given: pass MODULE:APP or set `app` in the config file")
-    from .checks import check  # here: checks imports ConfigError from this module
-
     check(config)
     return config
 

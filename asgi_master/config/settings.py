@@ -11,13 +11,12 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from .binds import DEFAULT_HOST, DEFAULT_PORT, Bind, BindSpec, OptionalBind
 from .hookspecs import HOOKS
 from .types import (
     AccessLogTemplate,
     Account,
     AppPath,
-    Bind,
-    BindSpec,
     Bool,
     ByteSize,
     Choice,
@@ -26,9 +25,9 @@ from .types import (
     Int,
     ListOf,
     OpenFilesLimit,
-    OptionalBind,
     OptionalFileMode,
     ProxyAddress,
+    RootPath,
     Seconds,
     Secret,
     Str,
@@ -106,6 +105,17 @@ class Config:
         "Directory put first on `sys.path` before the application is imported, so "
         "`module:app` is found relative to it.",
     )
+    env_file: str | None = setting(
+        Str(optional=True, metavar="FILE"),
+        None,
+        "application",
+        "A dotenv file (`KEY=VALUE` lines, read with python-dotenv as uvicorn's `--env-file` "
+        "is) whose variables are put in the environment of the master, and so of every "
+        "worker, before the app is imported. A variable the server was started with wins "
+        "over the file. Read again on every SIGHUP (the new workers see the changes); a "
+        "relative path is relative to the directory the server was started in. The file is "
+        "for the app: `ASGI_MASTER_*` lines in it are refused.",
+    )
     lifespan: str = setting(
         Choice("auto", "on", "off"),
         "auto",
@@ -151,20 +161,24 @@ class Config:
         "serves at once.",
     )
     root_path: str = setting(
-        Str(metavar="PATH"),
+        RootPath(),
         "",
         "application",
         "The ASGI `root_path` of every request: the path prefix under which a proxy mounts the "
-        "application.",
+        "application, such as `/api` (a request for `/items` then has the path `/api/items`). "
+        "It must start with `/`; a trailing `/` is dropped (`/api/` is `/api`, `/` is none).",
     )
     # -- sockets
     bind: list[BindSpec] = setting(  # noqa: RUF009 (setting() copies the list)
         ListOf(Bind()),
-        [BindSpec("tcp", host="127.0.0.1", port=8000)],
+        [BindSpec("tcp", host=DEFAULT_HOST, port=DEFAULT_PORT)],
         "sockets",
         "Addresses to listen on; repeat the flag (or give a TOML list) for several. "
-        "`host:port`, `[ipv6]:port`, `unix:/path/to.sock`, or `fd://N` for an inherited "
-        "listening socket.",
+        "`HOST:PORT` (`0.0.0.0:8000`, `localhost:8000`), `[IPV6]:PORT` (`[::]:8000`), "
+        "`unix:/path/to.sock`, or `fd://N` for an inherited listening socket. Short forms: "
+        "`:PORT` is every IPv4 interface (`0.0.0.0:PORT`, as gunicorn reads it), `PORT` alone "
+        "listens on `127.0.0.1`, `HOST` or `[IPV6]` alone on port 8000; `tcp://` may stand "
+        "before a TCP address. A bare IPv6 address needs its brackets (`[::1]:8000`).",
         short="-b",
     )
     backlog: int = setting(

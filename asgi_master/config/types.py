@@ -8,30 +8,7 @@ source (file, env var, flag) reports a bad value the same way.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 from typing import Any, Literal
-
-BindKind = Literal["tcp", "unix", "fd"]
-
-
-@dataclass(frozen=True, slots=True)
-class BindSpec:
-    """One address to listen on: ``host:port``, ``[v6]:port``, ``unix:/path`` or ``fd://N``."""
-
-    kind: BindKind
-    host: str = ""
-    port: int = 0
-    path: str = ""
-    fd: int = -1
-
-    def __str__(self) -> str:
-        if self.kind == "unix":
-            return f"unix:{self.path}"
-        if self.kind == "fd":
-            return f"fd://{self.fd}"
-        if ":" in self.host:
-            return f"[{self.host}]:{self.port}"
-        return f"{self.host}:{self.port}"
 
 
 class Converter:
@@ -195,49 +172,6 @@ class FileMode(Converter):
         return f'"{value:03o}"'
 
 
-class Bind(Converter):
-    """One listen address; the setting holding these is a list."""
-
-    expected = "host:port, [ipv6]:port, unix:/path or fd://N"
-    metavar = "ADDRESS"
-
-    def convert(self, raw: object) -> BindSpec:
-        if not isinstance(raw, str) or not raw.strip():
-            raise self.fail()
-        text = raw.strip()
-        if text.startswith("unix:"):
-            path = text[5:]
-            if not path:
-                raise self.fail()
-            return BindSpec("unix", path=path)
-        if text.startswith("fd://"):
-            try:
-                fd = int(text[5:])
-            except ValueError:
-                raise self.fail() from None
-            if fd < 0:
-                raise self.fail()
-            return BindSpec("fd", fd=fd)
-        if text.startswith("["):
-            host, sep, port_text = text[1:].partition("]:")
-            if not sep:
-                raise self.fail()
-            try:
-                ipaddress.IPv6Address(host)
-            except ValueError:
-                raise self.fail() from None
-        else:
-            host, sep, port_text = text.rpartition(":")
-            if not sep or not host or ":" in host:
-                raise self.fail()
-        if not port_text.isdigit() or int(port_text) > 65535:
-            raise self.fail()
-        return BindSpec("tcp", host=host, port=int(port_text))
-
-    def render(self, value: Any) -> str:
-        return f'"{value}"'
-
-
 class ListOf(Converter):
     """A list of values of one type; from env/flags a comma-separated string."""
 
@@ -310,6 +244,29 @@ class AppPath(Converter):
         if not sep or not all(n.isidentifier() for n in names):
             raise self.fail()
         return raw.strip()
+
+
+class RootPath(Converter):
+    """A URL path prefix such as ``/api``: one leading slash, no trailing one (``/`` is none).
+
+    The request path is appended to it, so ``/api/`` would make ``/api//items``.
+    """
+
+    expected = 'a path that starts with "/", such as "/api" (or "" for none)'
+    metavar = "PATH"
+
+    def convert(self, raw: object) -> str:
+        if not isinstance(raw, str):
+            raise self.fail()
+        text = raw.strip()
+        if not text:
+            return ""
+        # visible ASCII only: the prefix is also put in front of the request's raw bytes
+        if not text.startswith("/") or not all("!" <= char <= "~" for char in text):
+            raise self.fail()
+        if "?" in text or "#" in text:
+            raise self.fail()
+        return text.rstrip("/")
 
 
 class OptionalFileMode(FileMode):
@@ -501,27 +458,6 @@ class Workers(Converter):
         if isinstance(value, AutoWorkers):
             return f'"auto"  # -> {int(value)} ({value.origin})'
         return super().render(value)
-
-
-class OptionalBind(Converter):
-    """One TCP ``host:port`` to listen on, or nothing (empty / unset)."""
-
-    expected = "host:port or [ipv6]:port (TCP), or empty for none"
-    metavar = "ADDRESS"
-
-    def convert(self, raw: object) -> BindSpec | None:
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
-            return None
-        try:
-            spec = Bind().convert(raw)
-        except ValueError:
-            raise self.fail() from None
-        if spec.kind != "tcp":
-            raise self.fail()
-        return spec
-
-    def render(self, value: Any) -> str:
-        return '""' if value is None else f'"{value}"'
 
 
 class OpenFilesLimit(Converter):

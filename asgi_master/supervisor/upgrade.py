@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from ..config.envfile import ENV_FILE
 from .exits import describe_exit
 from .pidfile import restore_pidfile
 from .signals import blocked_for_fork, reset_in_child
@@ -89,7 +90,7 @@ def start_successor(
     ``WATCHDOG_PID`` in it is replaced by the child's own PID. ``before_exec`` runs in the
     child first (the ``pre_exec`` hook); if it returns an error, the child exits instead.
     """
-    env = dict(os.environ)
+    env = ENV_FILE.inherited(os.environ)  # without env_file's variables: it reads the file anew
     env.update(extra_env)
     env[INHERIT_FDS_ENV] = ",".join(str(fd) for fd in fds)
     env[UPGRADE_FROM_ENV] = str(os.getpid())

@@ -6,6 +6,7 @@ building its context here meets only files that existed and parsed a moment ago.
 
 from __future__ import annotations
 
+import _ssl
 import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
@@ -109,14 +110,27 @@ def tls_scope_extension(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> dict[str, 
 
 
 def _client_chain(ssl_object: ssl.SSLObject | ssl.SSLSocket, peer_der: bytes | None) -> list[str]:
+    """The certificates the client sent, its own first (ASGI TLS: the chain as sent, not the
+    one verification built, which would add the trusted root)."""
     if not peer_der:
         return []
-    # Python 3.13 gives the whole chain the client sent (DER); before it, only its certificate
-    chain_of = getattr(ssl_object, "get_unverified_chain", None)
-    chain = chain_of() if chain_of is not None else None
-    if chain:
-        return [ssl.DER_cert_to_PEM_cert(bytes(der)) for der in chain]
-    return [ssl.DER_cert_to_PEM_cert(peer_der)]
+    return [ssl.DER_cert_to_PEM_cert(der) for der in _chain_as_sent(ssl_object)] or [
+        ssl.DER_cert_to_PEM_cert(peer_der)
+    ]
+
+
+def _chain_as_sent(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> list[bytes]:
+    """DER of the peer's chain as sent (``SSL_get_peer_cert_chain``, with the peer's own
+    certificate put first on the server side); empty if the ssl module cannot tell."""
+    public = getattr(ssl_object, "get_unverified_chain", None)
+    if public is not None:  # Python 3.13+: a list of DER bytes
+        return [bytes(der) for der in public() or ()]
+    # Python 3.10 to 3.12 have the same call on the C object only, giving Certificate objects;
+    # without it the chain would be just the peer's certificate on those versions
+    native = getattr(getattr(ssl_object, "_sslobj", None), "get_unverified_chain", None)
+    if native is None:
+        return []
+    return [cert.public_bytes(_ssl.ENCODING_DER) for cert in native() or ()]
 
 
 def _cipher_suite(context: ssl.SSLContext, name: str) -> int | None:

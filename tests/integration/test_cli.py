@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import free_port, run_cli
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -79,3 +80,51 @@ def test_version_flag():
     result = run_cli("--version")
     assert result.returncode == 0
     assert result.stdout.startswith("asgi-master ")
+
+
+def test_unknown_flag_prints_the_error_and_one_hint_not_the_usage():
+    result = run_cli("examples.hello:app", "--host", "0.0.0.0", "--port", "8001")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "asgi-master: error: unrecognized arguments: --host 0.0.0.0 --port 8001",
+        "asgi-master: hint: --host is uvicorn's; use --bind HOST:PORT, e.g. --bind 0.0.0.0:8000",
+    ]
+    assert result.stdout == ""
+
+
+def test_help_shows_defaults():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    assert "--graceful-timeout SECONDS" in text
+    assert "(default: 30.0)" in text and '(default: ["127.0.0.1:8000"])' in text
+
+
+def test_bind_colon_port_listens_on_every_interface(start_server):
+    port = free_port()
+    server = start_server(
+        "examples.hello:app", "--workers", "1", "-b", f":{port}", port=port, bind=False
+    )
+    server.wait_ready()
+    assert f"Listening on 0.0.0.0:{port}" in server.log
+    assert httpx.get(server.url("/")).text == "Hello, world!\n"
+
+
+def test_bind_port_alone_listens_on_the_default_host(start_server):
+    port = free_port()
+    server = start_server(
+        "examples.hello:app", "--workers", "1", "-b", str(port), port=port, bind=False
+    )
+    server.wait_ready()
+    assert f"Listening on 127.0.0.1:{port}" in server.log
+    assert httpx.get(server.url("/")).status_code == 200
+
+
+def test_a_toml_table_is_one_line_naming_its_line(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('app = "examples.hello:app"\n\n[server]\nworkers = 4\n')
+    line = _one_line_error(run_cli("-c", str(config)))
+    assert line == (
+        f"asgi-master: error: {config}:3: [server] is a table, and tables are not used: "
+        "every setting is a top-level key, written above the first [table] header"
+    )

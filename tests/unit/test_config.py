@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,28 @@ def test_bind_forms_are_understood(text, bind):
     assert load(["a:b", "-b", text], {}).config.bind == [bind]
 
 
+@pytest.mark.parametrize(
+    ("text", "bind"),
+    [
+        (":8001", BindSpec("tcp", host="0.0.0.0", port=8001)),  # gunicorn: all interfaces
+        ("8001", BindSpec("tcp", host="127.0.0.1", port=8001)),  # uvicorn --port: default host
+        ("localhost", BindSpec("tcp", host="localhost", port=8000)),  # default port
+        ("0.0.0.0", BindSpec("tcp", host="0.0.0.0", port=8000)),
+        ("[::]", BindSpec("tcp", host="::", port=8000)),
+        ("tcp://127.0.0.1:9000", BindSpec("tcp", host="127.0.0.1", port=9000)),
+        ("tcp://:9000", BindSpec("tcp", host="0.0.0.0", port=9000)),
+    ],
+)
+def test_short_bind_forms_operators_type_are_understood(text, bind):
+    assert load(["a:b", "-b", text], {}).config.bind == [bind]
+
+
+def test_metrics_bind_takes_the_short_forms_too():
+    assert load(["a:b", "--metrics-bind", ":9100"], {}).config.metrics_bind == BindSpec(
+        "tcp", host="0.0.0.0", port=9100
+    )
+
+
 def test_bind_repeats_on_the_command_line_and_splits_on_commas_in_env():
     config = load(["a:b", "-b", "127.0.0.1:1", "-b", "unix:/tmp/x.sock"], {}).config
     assert [str(b) for b in config.bind] == ["127.0.0.1:1", "unix:/tmp/x.sock"]
@@ -70,7 +93,20 @@ def test_bind_repeats_on_the_command_line_and_splits_on_commas_in_env():
 
 
 @pytest.mark.parametrize(
-    "bad", ["8000", "host:", "host:99999", "[::1:80", "[nothost]:80", "fd://x", "unix:"]
+    "bad",
+    [
+        "host:",
+        "host:99999",
+        "99999",
+        ":",
+        "[::1:80",
+        "[::1]80",
+        "[nothost]:80",
+        "::1",  # is ::1:8000 an address or a port? brackets say
+        "::1:8000",
+        "fd://x",
+        "unix:",
+    ],
 )
 def test_bad_bind_is_rejected_with_what_was_expected(bad):
     with pytest.raises(ConfigError) as err:
@@ -172,4 +208,54 @@ def test_docs_config_reference_is_current():
     current = (ROOT / "docs" / "config.md").read_text()
     assert current == render_reference(), (
         "docs/config.md is stale: run `python -m asgi_master.config.reference > docs/config.md`"
+    )
+
+
+def test_a_toml_table_is_reported_as_such_with_its_line(tmp_path):
+    path = write(tmp_path, 'app = "a:b"\n\n[server]\nworkers = 4\n')
+    with pytest.raises(ConfigError) as err:
+        load(["-c", path], {})
+    assert str(err.value) == (
+        f"{path}:3: [server] is a table, and tables are not used: every setting is a "
+        "top-level key, written above the first [table] header"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ('app = "a:b"\n[[server]]\nx = 1\n', 2),  # an array of tables
+        ('app = "a:b"\n[server.http]\nx = 1\n', 2),
+        ('app = "a:b"\n# [server]\nserver.workers = 2\n', 3),  # a dotted key
+        ('app = "a:b"\nserver = { workers = 2 }\n', 2),  # an inline table
+    ],
+)
+def test_every_spelling_of_a_table_is_reported_with_its_line(tmp_path, text, line):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError, match=rf"^{re.escape(path)}:{line}: \[server\] is a table"):
+        load(["-c", path], {})
+
+
+def test_a_gunicorn_python_config_file_is_named_as_such(tmp_path):
+    path = tmp_path / "gunicorn.conf.py"
+    path.write_text('import multiprocessing\nbind = "0.0.0.0:8000"\n')
+    with pytest.raises(ConfigError, match=r"gunicorn\.conf\.py: a Python file, not TOML"):
+        load(["-c", str(path)], {})
+
+
+@pytest.mark.parametrize(
+    ("given", "root_path"),
+    [("/api", "/api"), ("/api/", "/api"), ("/", ""), ("", ""), ("/a/b//", "/a/b")],
+)
+def test_root_path_loses_its_trailing_slash(given, root_path):
+    assert load(["a:b", "--root-path", given], {}).config.root_path == root_path
+
+
+@pytest.mark.parametrize("bad", ["api", "api/", "/api?x=1", "/caf\u00e9", "/with space"])
+def test_root_path_must_start_with_a_slash(bad):
+    with pytest.raises(ConfigError) as err:
+        load(["a:b", "--root-path", bad], {})
+    assert str(err.value) == (
+        f'flag --root-path: root_path = "{bad}": expected a path that starts with "/", '
+        'such as "/api" (or "" for none)'
     )

@@ -9,7 +9,7 @@ import trustme
 from cryptography.hazmat.primitives import serialization
 
 from asgi_master.config import ConfigError, describe, load
-from asgi_master.config.loader import build_parser
+from asgi_master.config.cli import build_parser
 
 APP = "tests.apps.basic:app"
 

@@ -230,10 +230,32 @@ def test_required_client_certificate_is_reported(files, ca):
     )
     server = server_context(files, "--ca-certs", files["ca"], "--cert-reqs", "required")
     tls = handshake(server, client_context(ca, alice))
-    assert tls["client_cert_chain"] == [alice.cert_chain_pems[0].bytes().decode()]
+    assert tls["client_cert_chain"][0] == alice.cert_chain_pems[0].bytes().decode()
     assert tls["client_cert_name"] == subject_of(alice)
     assert tls["client_cert_name"].startswith("CN=Alice\\, Smith,OU=QA,O=Example\\+Co")
     assert tls["client_cert_error"] is None
+
+
+def test_client_chain_is_reported_as_the_client_sent_it(files, ca):
+    """Leaf first, then the intermediate it was given; not the root that verification adds."""
+    intermediate = ca.create_child_ca()
+    dave = intermediate.issue_cert("dave@example.org")
+    sent = [pem.bytes().decode() for pem in dave.cert_chain_pems]
+    assert len(sent) == 2  # leaf, intermediate
+    server = server_context(files, "--ca-certs", files["ca"], "--cert-reqs", "required")
+    assert handshake(server, client_context(ca, dave))["client_cert_chain"] == sent
+
+
+def test_client_that_sends_only_its_certificate_is_reported_with_it_alone(tmp_path, files, ca):
+    # the client's certificate comes from a CA the client itself does not trust, so OpenSSL
+    # cannot complete the chain from the client's store and sends the leaf alone
+    client_ca = trustme.CA()
+    erin = client_ca.issue_cert("erin@example.org")
+    client_ca_file = tmp_path / "client-ca.pem"
+    client_ca.cert_pem.write_to_path(str(client_ca_file))
+    server = server_context(files, "--ca-certs", str(client_ca_file), "--cert-reqs", "required")
+    tls = handshake(server, client_context(ca, erin))
+    assert tls["client_cert_chain"] == [erin.cert_chain_pems[0].bytes().decode()]
 
 
 def test_required_client_certificate_missing_is_refused(files, ca):
