@@ -180,6 +180,19 @@ def test_headers_padding_longer_than_the_frame_is_a_connection_error():
     assert connection_error(Peer(), raw(1, 0x8 | 0x4, 1, b"\x09\x82")) == PROTOCOL_ERROR
 
 
+def test_headers_padding_is_checked_before_the_priority_fields():
+    assert (
+        connection_error(Peer(), raw(1, 0x8 | 0x20 | 0x4, 1, b"\x06" + b"\x00" * 5))
+        == PROTOCOL_ERROR
+    )
+
+
+def test_a_padded_frame_without_room_for_the_pad_length_is_a_frame_size_error():
+    peer = Peer()
+    open_stream(peer)
+    assert connection_error(peer, raw(0, 0x8, 1, b"")) == FRAME_SIZE_ERROR
+
+
 def test_padded_data_delivers_the_data_without_the_padding():
     peer = Peer()
     open_stream(peer)

@@ -302,3 +302,16 @@ def test_extended_connect_is_read_when_enabled():
     )
     assert head.protocol == "websocket"
     assert head.path == "/chat"
+
+
+def test_a_413_held_back_by_flow_control_still_goes_out_whole():
+    peer = Peer(limits(max_body=4))
+    peer.feed(hf.SettingsFrame(0, settings={hf.SettingsFrame.INITIAL_WINDOW_SIZE: 5}).serialize())
+    peer.feed(headers_frame(peer, 1, request(b"/", b"POST"), end_stream=False))
+    peer.feed(hf.DataFrame(1, b"abcdef").serialize())
+    frames = raw_frames(peer.wire())
+    assert not [f for f in frames if isinstance(f, hf.RstStreamFrame)]  # not before the 413
+    peer.feed(hf.WindowUpdateFrame(1, 100).serialize())
+    frames = raw_frames(peer.wire())
+    assert [type(f) for f in frames] == [hf.DataFrame, hf.RstStreamFrame]
+    assert "END_STREAM" in frames[0].flags and frames[1].error_code == 0

@@ -299,7 +299,9 @@ class Connection(ControlFrames):
         data = payload
         padding = 0
         if flags & PADDED:
-            if not length or payload[0] >= length:
+            if not length:
+                raise H2ConnectionError(FRAME_SIZE_ERROR, "DATA too short for its padding")
+            if payload[0] >= length:
                 raise H2ConnectionError(PROTOCOL_ERROR, "DATA padding as long as the frame")
             padding = payload[0] + 1
             data = payload[1 : length - payload[0]]
@@ -324,21 +326,26 @@ class Connection(ControlFrames):
         size = len(data)
         if stream.cancelled:
             stream.body_consumed(length)  # nobody reads it: reopen the window at once
-        elif size:
-            received = stream.body_received + size
-            stream.body_received = received
-            expected = stream.expected_length
-            if expected is not None and received > expected:
-                raise H2StreamError(stream_id, PROTOCOL_ERROR, "body longer than content-length")
-            max_body = self.limits.request.max_body
-            if max_body and received > max_body:
-                self._refuse_running(stream, 413, "request body too large")
-                return
-            self._events.append(RequestBody(stream_id, data))
+        else:
+            if size:
+                received = stream.body_received + size
+                stream.body_received = received
+                expected = stream.expected_length
+                if expected is not None and received > expected:
+                    raise H2StreamError(
+                        stream_id, PROTOCOL_ERROR, "body longer than content-length"
+                    )
+                max_body = self.limits.request.max_body
+                if max_body and received > max_body:
+                    # our 413 if the app has not answered yet; the app sees a disconnect
+                    stream.refuse_request(413, "request body too large")
+                    self._events.append(StreamReset(stream_id, NO_ERROR, False))
+                    return
+                self._events.append(RequestBody(stream_id, data))
+            elif not flags & END_STREAM:
+                self._count(Abuse.EMPTY_FRAMES)
             if padding:
-                stream.body_consumed(padding)
-        elif not flags & END_STREAM:
-            self._count(Abuse.EMPTY_FRAMES)
+                stream.body_consumed(padding)  # padding is nobody's to read
         if flags & END_STREAM:
             self._end_request(stream)
 
@@ -353,13 +360,6 @@ class Connection(ControlFrames):
             self._events.append(RequestEnded(stream.stream_id))
         if state is _STREAM_CLOSED_STATE:
             self.stream_closed(stream, False)
-
-    def _refuse_running(self, stream: ServerStream, status: int, reason: str) -> None:
-        """Answer a stream whose app is running with our own ``status``; the app sees a
-        disconnect."""
-        stream_id = stream.stream_id
-        stream.refuse_request(status, reason)
-        self._events.append(StreamReset(stream_id, NO_ERROR, False))
 
     def _frame_on_closed(self, stream_id: int, stream: ServerStream | None, kind: str) -> None:
         """DATA or HEADERS for a stream that is not open for them (RFC 9113 5.1)."""
@@ -384,6 +384,8 @@ class Connection(ControlFrames):
         if flags & PADDED:
             if not end:
                 raise H2ConnectionError(FRAME_SIZE_ERROR, "HEADERS too short for its padding")
+            if payload[0] >= end:
+                raise H2ConnectionError(PROTOCOL_ERROR, "HEADERS padding as long as the frame")
             start = 1
             end -= payload[0]
         dependency = 0

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Final
 
 from ..asgi import ResponseError
 from .compression import encode_field, status_field
-from .errors import INTERNAL_ERROR, NO_ERROR
+from .errors import CANCEL, INTERNAL_ERROR, NO_ERROR
 from .frames import (
     DATA,
     END_STREAM,
@@ -431,10 +431,12 @@ class ServerStream:
         in it): the response, then the stream ends under the app."""
         if self.response is _IDLE or self.response is _HELD:
             self.response = _DONE
+            # its END_STREAM resets the rest of the request, once it has left (_end_sent)
             self._send_own(
                 status, reason.encode("utf-8", "replace") + b"\n", b"text/plain; charset=utf-8"
             )
-        if self.state is not _CLOSED:
-            self._outbox.pieces.append(rst_stream_frame(self.stream_id, NO_ERROR))
+        elif self.state is not _CLOSED:
+            # the app's response is partly out: it cannot be finished
+            self._outbox.pieces.append(rst_stream_frame(self.stream_id, CANCEL))
             self.close(True)
         self.response = _CANCELLED
