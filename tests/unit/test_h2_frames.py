@@ -290,12 +290,20 @@ def test_data_on_a_stream_the_client_reset_is_a_stream_error_stream_closed():
     assert stream_error(peer, raw(0, 0, 1, b"x"), 1) == STREAM_CLOSED
 
 
-def test_data_on_a_stream_closed_both_ways_is_a_stream_error_stream_closed():
+def test_data_on_a_stream_closed_both_ways_is_a_connection_error_stream_closed():
     peer = Peer()
     open_stream(peer, 1, end_stream=True)
     peer.respond(1, b"x")
     peer.wire()
-    assert stream_error(peer, raw(0, 0, 1, b"x"), 1) == STREAM_CLOSED
+    assert connection_error(peer, raw(0, 0, 1, b"x")) == STREAM_CLOSED
+
+
+def test_headers_on_a_stream_closed_both_ways_is_a_connection_error_stream_closed():
+    peer = Peer()
+    open_stream(peer, 1, end_stream=True)
+    peer.respond(1, b"x")
+    peer.wire()
+    assert connection_error(peer, headers_frame(peer, 1, request())) == STREAM_CLOSED
 
 
 def test_window_update_and_rst_stream_on_a_closed_stream_are_ignored():

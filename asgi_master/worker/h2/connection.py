@@ -67,6 +67,7 @@ from .request import (
     read_request_head,
 )
 from .state import (
+    Closure,
     ConnectionEvent,
     ConnectionState,
     StreamEvent,
@@ -80,6 +81,8 @@ _AWAITING_SETTINGS: Final = ConnectionState.AWAITING_SETTINGS
 _DRAINING: Final = ConnectionState.DRAINING
 _CLOSED: Final = ConnectionState.CLOSED
 _HALF_CLOSED_REMOTE: Final = StreamState.HALF_CLOSED_REMOTE
+_ENDED: Final = Closure.ENDED
+_RESET_BY_US: Final = Closure.RESET_BY_US
 _END_RECEIVED: Final = StreamEvent.END_RECEIVED
 _STREAM_CLOSED_STATE: Final = StreamState.CLOSED
 #: closed stream ids remembered (to tell a frame on a closed stream from one on a stream id
@@ -101,8 +104,8 @@ class Connection(ControlFrames):
         self.outbox = Outbox(encode_field(b"server", b"asgi-master") if server_header else b"")
         #: open and half-closed streams, by id
         self.streams: dict[int, ServerStream] = {}
-        #: recently closed stream ids -> True if we reset them
-        self._closed_ids: dict[int, bool] = {}
+        #: recently closed stream ids, and how they closed
+        self._closed_ids: dict[int, Closure] = {}
         self._closed_ids_max = max(_CLOSED_IDS_MIN, 2 * limits.max_concurrent_streams)
         #: the highest stream id the client has used, and the last one a final GOAWAY took
         self.highest_stream_id = 0
@@ -269,24 +272,24 @@ class Connection(ControlFrames):
             if announced:
                 self._events.append(StreamReset(stream_id, code, False))
         else:
-            self._remember_closed(stream_id, True)
+            self._remember_closed(stream_id, _RESET_BY_US)
         self._count(Abuse.RESET_FLOOD)
 
-    def stream_closed(self, stream: ServerStream, reset_by_us: bool) -> None:
+    def stream_closed(self, stream: ServerStream, how: Closure) -> None:
         """A stream is over (called by the stream)."""
         stream_id = stream.stream_id
         if self.streams.pop(stream_id, None) is None:
             return
         self.outbox.blocked.pop(stream_id, None)
-        self._remember_closed(stream_id, reset_by_us)
+        self._remember_closed(stream_id, how)
         if not self.streams:
             self._idle_since = self._now
             if self.state is _DRAINING:
                 self._finish("drained", NO_ERROR)
 
-    def _remember_closed(self, stream_id: int, reset_by_us: bool) -> None:
+    def _remember_closed(self, stream_id: int, how: Closure) -> None:
         closed = self._closed_ids
-        closed[stream_id] = reset_by_us
+        closed[stream_id] = how
         if len(closed) > self._closed_ids_max:
             del closed[next(iter(closed))]
 
@@ -359,7 +362,7 @@ class Connection(ControlFrames):
         if not stream.cancelled:
             self._events.append(RequestEnded(stream.stream_id))
         if state is _STREAM_CLOSED_STATE:
-            self.stream_closed(stream, False)
+            self.stream_closed(stream, _ENDED)
 
     def _frame_on_closed(self, stream_id: int, stream: ServerStream | None, kind: str) -> None:
         """DATA or HEADERS for a stream that is not open for them (RFC 9113 5.1)."""
@@ -367,10 +370,12 @@ class Connection(ControlFrames):
             raise H2StreamError(stream_id, STREAM_CLOSED, f"{kind} after the client's END_STREAM")
         if stream_id > self.highest_stream_id or not stream_id & 1:
             raise H2ConnectionError(PROTOCOL_ERROR, f"{kind} on idle stream {stream_id}")
-        reset_by_us = self._closed_ids.get(stream_id)
-        if reset_by_us:
+        how = self._closed_ids.get(stream_id)
+        if how is _RESET_BY_US:
             return  # frames in flight when we reset it: ignored (5.1, "closed")
-        if reset_by_us is None and kind == "HEADERS":
+        if how is _ENDED:
+            raise H2ConnectionError(STREAM_CLOSED, f"{kind} on stream {stream_id}, closed")
+        if how is None and kind == "HEADERS":
             raise H2ConnectionError(
                 PROTOCOL_ERROR, f"HEADERS on stream {stream_id}, below ids in use"
             )
@@ -452,7 +457,7 @@ class Connection(ControlFrames):
         if stream_id > self._last_taken:
             # after our last GOAWAY: not taken, and the client knows it may retry
             self.outbox.pieces.append(rst_stream_frame(stream_id, REFUSED_STREAM))
-            self._remember_closed(stream_id, True)
+            self._remember_closed(stream_id, _RESET_BY_US)
             return
         if len(self.streams) >= self.limits.max_concurrent_streams:
             raise H2StreamError(stream_id, REFUSED_STREAM, "MAX_CONCURRENT_STREAMS reached")

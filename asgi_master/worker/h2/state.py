@@ -72,6 +72,19 @@ class StreamEvent(enum.Enum):
     __hash__ = object.__hash__
 
 
+class Closure(enum.Enum):
+    """How a stream ended, remembered for the frames that may still come for it (5.1)."""
+
+    #: both END_STREAMs passed: more DATA or HEADERS is a connection error STREAM_CLOSED
+    ENDED = "ended"
+    #: the client reset it: more is a stream error STREAM_CLOSED
+    RESET_BY_PEER = "reset by the client"
+    #: we reset it: frames the client had in flight are ignored
+    RESET_BY_US = "reset by the server"
+
+    __hash__ = object.__hash__
+
+
 class ResponseState(enum.Enum):
     IDLE = "no response yet"
     HELD = "head held"

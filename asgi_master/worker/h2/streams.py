@@ -34,6 +34,7 @@ from .frames import (
 )
 from .response import CONTENT_LENGTH, DATE, SERVER, check_status, encode_fields, informational_block
 from .state import (
+    Closure,
     ResponseEvent,
     ResponseState,
     StateError,
@@ -409,7 +410,7 @@ class ServerStream:
         to stop (RFC 9113 8.1: the response did not need the rest)."""
         self.state = state = stream_transition(self.state, StreamEvent.END_SENT)
         if state is _CLOSED:
-            self._conn.stream_closed(self, False)
+            self._conn.stream_closed(self, Closure.ENDED)
         else:
             self._outbox.pieces.append(rst_stream_frame(self.stream_id, NO_ERROR))
             self.close(True)
@@ -424,7 +425,9 @@ class ServerStream:
             self._queued = 0
             self._end_queued = False
             self._trailer_block = None
-            self._conn.stream_closed(self, reset_by_us)
+            self._conn.stream_closed(
+                self, Closure.RESET_BY_US if reset_by_us else Closure.RESET_BY_PEER
+            )
 
     def refuse_request(self, status: int, reason: str) -> None:
         """The server answers the request itself with ``status`` (the app is not or no longer
