@@ -290,8 +290,9 @@ class Connection(ControlFrames):
     def _remember_closed(self, stream_id: int, how: Closure) -> None:
         closed = self._closed_ids
         closed[stream_id] = how
-        if len(closed) > self._closed_ids_max:
-            del closed[next(iter(closed))]
+        if len(closed) > 2 * self._closed_ids_max:
+            # forget the older half at once rather than one id per stream
+            self._closed_ids = dict(list(closed.items())[-self._closed_ids_max :])
 
     # -- frames ----------------------------------------------------------------------------
 

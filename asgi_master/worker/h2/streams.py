@@ -34,10 +34,11 @@ from .frames import (
 )
 from .response import CONTENT_LENGTH, DATE, SERVER, check_status, encode_fields, informational_block
 from .state import (
+    RESPONSE_TRANSITIONS,
+    STREAM_TRANSITIONS,
     Closure,
     ResponseEvent,
     ResponseState,
-    StateError,
     StreamEvent,
     StreamState,
     response_transition,
@@ -59,6 +60,16 @@ _BODY: Final = ResponseState.BODY
 _TRAILERS: Final = ResponseState.TRAILERS
 _DONE: Final = ResponseState.DONE
 _CANCELLED: Final = ResponseState.CANCELLED
+_START: Final = ResponseEvent.START
+_BODY_PART: Final = ResponseEvent.BODY
+_LAST_BODY: Final = ResponseEvent.LAST_BODY
+_LAST_BODY_BEFORE_TRAILERS: Final = ResponseEvent.LAST_BODY_BEFORE_TRAILERS
+_TRAILERS_PART: Final = ResponseEvent.TRAILERS
+_LAST_TRAILERS: Final = ResponseEvent.LAST_TRAILERS
+_REFUSE: Final = ResponseEvent.REFUSE
+_END_SENT: Final = StreamEvent.END_SENT
+_RESPONSE_TABLE: Final = RESPONSE_TRANSITIONS
+_STREAM_TABLE: Final = STREAM_TRANSITIONS
 _NO_BODY_STATUS: Final = frozenset({204, 304})
 #: DATA frames below this, cut by the window with more waiting, count as dribble
 _DRIBBLE_SIZE: Final = 1024
@@ -151,10 +162,10 @@ class ServerStream:
         return bool(self._queued or self._end_queued or self._trailer_block is not None)
 
     def _advance(self, event: ResponseEvent) -> None:
-        try:
-            self.response = response_transition(self.response, event)
-        except StateError as exc:
-            raise ResponseError(str(exc)) from None
+        state = _RESPONSE_TABLE.get((self.response, event))
+        if state is None:
+            raise ResponseError(f"response: {event.value} when {self.response.value}")
+        self.response = state
 
     def early_hint(self, links: Sequence[bytes]) -> None:
         """``103 Early Hints`` with these ``link`` values, before the response starts."""
@@ -183,7 +194,7 @@ class ServerStream:
             return
         status = check_status(status)
         fields, noted = encode_fields(headers)
-        self._advance(ResponseEvent.START)
+        self._advance(_START)
         self.status = status
         self._fields = fields
         self._noted = noted
@@ -228,11 +239,9 @@ class ServerStream:
             self._remaining = remaining
         trailers = self._trailers
         if not more:
-            self._advance(
-                ResponseEvent.LAST_BODY_BEFORE_TRAILERS if trailers else ResponseEvent.LAST_BODY
-            )
+            self._advance(_LAST_BODY_BEFORE_TRAILERS if trailers else _LAST_BODY)
         else:
-            self._advance(ResponseEvent.BODY)
+            self._advance(_BODY_PART)
         end = not more and not trailers
         if response is _HELD:
             length_field = b""
@@ -260,7 +269,7 @@ class ServerStream:
         if self.response is _CANCELLED:
             return
         fields, _ = encode_fields(headers)
-        self._advance(ResponseEvent.TRAILERS if more else ResponseEvent.LAST_TRAILERS)
+        self._advance(_TRAILERS_PART if more else _LAST_TRAILERS)
         self._trailer_parts += fields
         if more:
             return
@@ -292,7 +301,7 @@ class ServerStream:
         """The server's own complete response in place of the app's (nothing was sent)."""
         if self.response is _CANCELLED:
             return
-        self._advance(ResponseEvent.REFUSE)
+        self._advance(_REFUSE)
         self._send_own(status, body, content_type)
 
     def _send_own(self, status: int, body: bytes, content_type: bytes) -> None:
@@ -408,7 +417,7 @@ class ServerStream:
     def _end_sent(self) -> None:
         """Our END_STREAM left. If the client is still sending, RST_STREAM NO_ERROR tells it
         to stop (RFC 9113 8.1: the response did not need the rest)."""
-        self.state = state = stream_transition(self.state, StreamEvent.END_SENT)
+        self.state = state = _STREAM_TABLE[self.state, _END_SENT]
         if state is _CLOSED:
             self._conn.stream_closed(self, Closure.ENDED)
         else:
