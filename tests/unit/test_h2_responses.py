@@ -275,3 +275,24 @@ def test_a_response_while_the_client_still_sends_ends_with_rst_stream_no_error()
     assert not [
         f for f in raw_frames(peer.wire()) if isinstance(f, hf.RstStreamFrame | hf.GoAwayFrame)
     ]
+
+
+def test_a_file_body_gets_its_length_and_goes_out_in_parts():
+    peer = Peer()
+    stream_id, stream = started(peer)
+    stream.start(200, [], False)
+    stream.file_head(6)
+    stream.body(b"abc", True)
+    stream.body(b"def", False)
+    peer.to_client()
+    assert (b"content-length", b"6") in peer.response_headers(stream_id)
+    assert peer.body_received(stream_id) == b"abcdef"
+
+
+def test_a_file_body_not_matching_the_apps_content_length_raises_before_sending():
+    peer = Peer()
+    _, stream = started(peer)
+    stream.start(200, [(b"content-length", b"5")], False)
+    with pytest.raises(ResponseError, match="does not match"):
+        stream.file_head(6)
+    assert peer.wire() == b""

@@ -205,6 +205,22 @@ class ServerStream:
         if length is not None and not self._no_body:
             self._remaining = int(length)
 
+    def file_head(self, size: int) -> None:
+        """Before a body that is a file of ``size`` bytes (``http.response.pathsend``, sent as
+        body parts): the held head must fit it (else ``ResponseError`` while nothing is sent),
+        and carries its length."""
+        if self.response is _CANCELLED:
+            return
+        if self.response is not _HELD:
+            raise ResponseError(f"file body when the response is {self.response.value}")
+        length = self._noted.get(CONTENT_LENGTH)
+        if length is not None and int(length) != size:
+            raise ResponseError(f"content-length {length!r} does not match the file's {size} bytes")
+        if length is None and not self._no_body:
+            self._noted[CONTENT_LENGTH] = b"%d" % size
+            self._fields.append(encode_field(CONTENT_LENGTH, b"%d" % size))
+            self._remaining = size
+
     def _head_block(self, length_field: bytes) -> bytes:
         outbox = self._outbox
         noted = self._noted
