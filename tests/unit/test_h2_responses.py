@@ -296,3 +296,29 @@ def test_a_file_body_not_matching_the_apps_content_length_raises_before_sending(
     with pytest.raises(ResponseError, match="does not match"):
         stream.file_head(6)
     assert peer.wire() == b""
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "early_hint",
+        "start",
+        "body",
+        "trailers",
+        "send_continue",
+        "body_consumed",
+        "complete",
+        "refuse",
+        "abort",
+    ],
+)
+def test_server_stream_has_the_synchronous_half_of_the_cycles_stream(name):
+    import inspect
+
+    from asgi_master.worker.h2 import ServerStream
+    from asgi_master.worker.stream import Stream
+
+    ours = inspect.signature(getattr(ServerStream, name))
+    theirs = inspect.signature(getattr(Stream, name))
+    assert list(ours.parameters) == list(theirs.parameters)
+    assert hasattr(ServerStream, "write_paused")
