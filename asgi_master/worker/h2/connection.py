@@ -158,18 +158,6 @@ class Connection(ControlFrames):
 
     # -- the adapter's API -----------------------------------------------------------------
 
-    def set_date(self, value: bytes) -> None:
-        """The ``date`` value responses carry (the adapter refreshes it once a second)."""
-        self.outbox.date_field = encode_field(b"date", value)
-
-    def data_to_send(self) -> bytes:
-        """The bytes to write to the transport now."""
-        return self.outbox.take()
-
-    def pieces_to_send(self) -> list[bytes | memoryview]:
-        """The same, as pieces for ``transport.writelines`` (large DATA not copied)."""
-        return self.outbox.take_pieces()
-
     def take_events(self) -> list[Event]:
         """Events raised by a stream's call rather than by received bytes (a drained
         connection whose last stream just ended)."""

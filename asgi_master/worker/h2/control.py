@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from .abuse import Abuse, AbuseGuard
+from .compression import encode_field
 from .errors import (
     CANCEL,
     FLOW_CONTROL_ERROR,
@@ -97,6 +98,20 @@ class ControlFrames:
 
     def take_events(self) -> list[Event]:
         raise NotImplementedError
+
+    # -- output ----------------------------------------------------------------------------
+
+    def set_date(self, value: bytes) -> None:
+        """The ``date`` value responses carry (the adapter refreshes it once a second)."""
+        self.outbox.date_field = encode_field(b"date", value)
+
+    def data_to_send(self) -> bytes:
+        """The bytes to write to the transport now."""
+        return self.outbox.take()
+
+    def pieces_to_send(self) -> list[bytes | memoryview]:
+        """The same, as pieces for ``transport.writelines`` (large DATA not copied)."""
+        return self.outbox.take_pieces()
 
     # -- frames ----------------------------------------------------------------------------
 
