@@ -21,6 +21,17 @@ if ! command -v wrk >/dev/null 2>&1; then
     fi
 fi
 
+# h2load (nghttp2-client) is the HTTP/2 load generator of bench/h2load.py.
+if ! command -v h2load >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nghttp2-client
+    else
+        echo "h2load is missing; install it (e.g. sudo apt-get install nghttp2-client)" >&2
+        exit 1
+    fi
+fi
+
 # taskset (util-linux) pins servers and load generators to separate cores.
 if ! command -v taskset >/dev/null 2>&1; then
     echo "taskset is missing (package util-linux)" >&2

@@ -344,6 +344,51 @@ class Config:
         "1001 on shutdown); this is how long a client has to answer it before the connection "
         "is cut. The app sees `websocket.disconnect` with that code either way.",
     )
+    # -- http2
+    http2_max_concurrent_streams: int = setting(
+        Int(1, 2**31 - 1),
+        100,
+        "http2",
+        "Most streams (requests) an HTTP/2 client may have open at once on one connection "
+        "(SETTINGS_MAX_CONCURRENT_STREAMS); more are refused with REFUSED_STREAM, which "
+        "clients retry.",
+    )
+    http2_initial_window_size: int = setting(
+        Int(1024, 2**31 - 1),
+        65535,
+        "http2",
+        "Request body, in bytes, an HTTP/2 client may send on a stream ahead of the app "
+        "reading it (SETTINGS_INITIAL_WINDOW_SIZE). The window reopens as the app reads, so an "
+        "app that does not read stalls only its own stream; unread body per connection is at "
+        "most this times `http2_max_concurrent_streams`.",
+    )
+    http2_max_frame_size: int = setting(
+        Int(16384, 16777215),
+        16384,
+        "http2",
+        "Largest HTTP/2 frame payload accepted, in bytes (SETTINGS_MAX_FRAME_SIZE).",
+    )
+    http2_idle_timeout: float = setting(
+        Seconds(0),
+        60.0,
+        "http2",
+        "Close an HTTP/2 connection (GOAWAY) that has had no open stream for this long (`0`: "
+        "never). It takes the place of `keepalive_timeout`, which is HTTP/1.1's.",
+    )
+    http2_ping_interval: float = setting(
+        Seconds(0),
+        20.0,
+        "http2",
+        "Send a PING on an HTTP/2 connection that has received nothing for this long (`0`: "
+        "never). Finds peers that are gone and keeps proxies from closing quiet connections.",
+    )
+    http2_ping_timeout: float = setting(
+        Seconds(0),
+        20.0,
+        "http2",
+        "Close an HTTP/2 connection whose peer has sent nothing within this long of our PING "
+        "(`0`: never).",
+    )
     proxy_headers: bool = setting(
         Bool(),
         True,
