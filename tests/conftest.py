@@ -36,6 +36,27 @@ def wait_for(predicate, timeout: float, interval: float = 0.05, what: str = "con
         time.sleep(interval)
 
 
+def wait_until_stable(read, timeout: float, hold: float = 1.0, what: str = "a value"):
+    """The value ``read()`` settles on: the same for ``hold`` seconds (within ``timeout``).
+
+    For proving that something stops (a sender blocked by flow control) without betting on a
+    sleep being long enough: a sender that is not stopped runs to its end and settles there,
+    and the caller's assertion on the value tells the two apart."""
+    deadline = time.monotonic() + timeout
+    value = read()
+    since = time.monotonic()
+    while True:
+        time.sleep(0.1)
+        current = read()
+        now = time.monotonic()
+        if current != value:
+            value, since = current, now
+        elif now - since >= hold:
+            return value
+        if now > deadline:
+            raise AssertionError(f"{what} did not settle within {timeout}s (last: {value!r})")
+
+
 def _is_file_watcher(process: psutil.Process) -> bool:
     try:
         cmdline = " ".join(process.cmdline())

@@ -4,6 +4,14 @@ import asyncio
 import os
 
 
+def _report(path: str, sent: int) -> None:
+    """Write ``sent`` to ``path`` atomically: a test reads it while the app writes."""
+    partial = path + ".partial"
+    with open(partial, "w") as fh:
+        fh.write(str(sent))
+    os.replace(partial, path)
+
+
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
         while True:
@@ -24,11 +32,16 @@ async def app(scope, receive, send):
         await send({"type": "http.response.pathsend", "path": query})
         return
     if path == "/firehose":
-        # streams up to 200 MB as fast as send() lets it; returns how far it got
+        # streams up to 200 MB as fast as send() lets it, writing how many 64 KiB parts it has
+        # sent to the file the query names (if any)
         await send({"type": "http.response.start", "status": 200, "headers": []})
         chunk = b"z" * 65536
-        for _ in range(3200):
+        for index in range(3200):
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if query and index % 10 == 9:
+                _report(query, index + 1)
+        if query:
+            _report(query, 3200)
         await send({"type": "http.response.body", "body": b""})
         return
     if path == "/slow-reader":

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Server, free_port
-from tests.unit.test_fixture_corpus import load_case
+from tests.unit.test_fixture_corpus import case_names, load_case
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -182,5 +182,57 @@ def test_invalid_request_gets_its_status_and_the_connection_closes(
     assert closed, "the server kept the connection open after refusing a request"
 
 
-def test_subset_is_representative() -> None:
-    assert len(VALID) + len(INVALID) >= 30
+def _shapes(raw: bytes, expected: dict) -> set[str]:
+    """The request shapes a case exercises: how its bodies are framed, pipelining, HTTP/1.0,
+    100-continue and the request-target forms."""
+    lower = raw.lower()
+    requests = expected.get("requests", [expected])
+    shapes = {f"target:{_target_form(r.get('target', '/'))}" for r in requests if "target" in r}
+    for needle, shape in (
+        (b"transfer-encoding: chunked", "chunked"),
+        (b"content-length:", "content-length"),
+        (b"expect: 100-continue", "expect"),
+        (b" http/1.0\r\n", "http/1.0"),
+    ):
+        if needle in lower:
+            shapes.add(shape)
+    if len(requests) > 1:
+        shapes.add("pipelined")
+    return shapes
+
+
+def _target_form(target: str) -> str:
+    if target == "*":
+        return "asterisk"
+    if target.startswith("/"):
+        return "origin"
+    return "absolute" if "://" in target else "authority"
+
+
+def _corpus(valid: bool) -> list[str]:
+    """The names of the valid (or invalid) cases of the whole corpus a default server can be
+    held to (cases with their own limits need a server of their own)."""
+    names = []
+    for name in case_names():
+        _, expected = load_case(name)
+        if (
+            "limits" not in expected
+            and "pending" not in expected
+            and (("status" not in expected) is valid)
+        ):
+            names.append(name)
+    return names
+
+
+def test_the_live_part_refuses_with_every_status_the_corpus_refuses_with() -> None:
+    corpus = {load_case(name)[1]["status"] for name in _corpus(valid=False)}
+    live = {load_case(name)[1]["status"] for name in INVALID}
+    assert {400, 414, 431, 505} <= corpus  # the corpus was read (413s need their own limits)
+    assert corpus <= live, f"statuses only the in-memory corpus tests: {sorted(corpus - live)}"
+
+
+def test_the_live_part_has_every_request_shape_of_the_corpus() -> None:
+    corpus = set().union(*(_shapes(*load_case(name)) for name in _corpus(valid=True)))
+    live = set().union(*(_shapes(*load_case(name)) for name in VALID))
+    assert {"chunked", "content-length", "pipelined", "http/1.0", "expect"} <= corpus
+    assert corpus <= live, f"shapes only the in-memory corpus tests: {sorted(corpus - live)}"

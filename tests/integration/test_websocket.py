@@ -15,9 +15,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 from wsproto.connection import Connection, ConnectionType
-from wsproto.events import CloseConnection, Ping
+from wsproto.events import CloseConnection, Ping, TextMessage
 
-from tests.conftest import Server, free_port, wait_for
+from tests.conftest import Server, free_port, wait_for, wait_until_stable
 
 pytestmark = pytest.mark.timeout(120)
 APP = "tests.apps.ws:app"
@@ -212,10 +212,33 @@ def test_a_client_that_stops_answering_pings_is_closed_with_1011(server):
 
 
 def test_a_client_answering_pings_stays_connected(server):
-    with open_ws(server) as ws:
-        time.sleep(3)  # three pings, each answered by the client library
-        ws.send("still here")
-        assert ws.recv(timeout=20) == "still here"
+    # the server pings every second and closes 5 s after a ping that is not answered: seven
+    # answered pings outlast that, and the connection still echoes
+    sock, head, rest = raw_upgrade(server.port)
+    client = Connection(ConnectionType.CLIENT)
+    client.receive_data(rest)
+    pings = 0
+    with sock:
+        assert head.startswith(b"HTTP/1.1 101 ")
+        while pings < 7:
+            for event in client.events():
+                assert isinstance(event, Ping), f"{event!r} before seven pings"
+                pings += 1
+                sock.sendall(client.send(event.response()))
+            if pings < 7:
+                data = sock.recv(65536)
+                assert data, "the server closed a connection whose client answers its pings"
+                client.receive_data(data)
+        sock.sendall(client.send(TextMessage("still here")))
+        echoed = None
+        while echoed is None:
+            client.receive_data(sock.recv(65536))
+            for event in client.events():
+                if isinstance(event, TextMessage):
+                    echoed = event.data
+                elif isinstance(event, Ping):
+                    sock.sendall(client.send(event.response()))
+    assert echoed == "still here"
 
 
 def test_a_bad_upgrade_request_gets_400_from_the_http_layer(server):
@@ -240,8 +263,10 @@ def test_a_slow_reader_makes_the_apps_send_wait(server, tmp_path):
     with sock:
         assert head.startswith(b"HTTP/1.1 101 ")
         wait_for(progress.exists, timeout=20, what="the app to start sending")
-        time.sleep(2)
-        sent_while_not_reading = int(progress.read_text())
+        # without flow control the app would run through all its messages and settle there
+        sent_while_not_reading = wait_until_stable(
+            lambda: int(progress.read_text()), timeout=60, what="the app's progress"
+        )
         assert sent_while_not_reading < count // 2
         received = len(rest)
         while received < count * 65536:
@@ -286,7 +311,10 @@ def test_a_session_counts_as_one_request_towards_max_requests(start_server):
     with open_ws(srv) as ws:
         ws.send("one")
         assert ws.recv(timeout=20) == "one"
-        time.sleep(0.5)
+        ws.send("two")
+        assert ws.recv(timeout=20) == "two"
+        # the worker logs the retirement the moment it counts: two echoes after the accept,
+        # a session counted at its start would have shown in the log by now
         assert "(max_requests)" not in srv.log  # counted when the session ends, not before
     wait_for(
         lambda: "served 1 requests (max_requests)" in srv.log,
