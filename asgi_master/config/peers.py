@@ -61,6 +61,7 @@ PEER_FLAGS: Final[dict[str, PeerFlag]] = {
     "--reload-exclude": PeerFlag(
         "uvicorn", "reload", "--reload watches the sources under --app-dir"
     ),
+    "--header": PeerFlag("uvicorn", "headers", 'use --headers "NAME: VALUE" (repeat it for more)'),
     "--loop": PeerFlag("uvicorn", None, "not needed: every worker runs asyncio on uvloop"),
     "--http": PeerFlag("uvicorn", None, "not needed: the HTTP/1.1 parser is built in"),
     "--ws": PeerFlag("uvicorn", None, "not needed: the WebSocket layer is built in"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .binds import BindSpec, OptionalBind
+from .headers import ResponseHeader
 from .serving import ServingSettings
 from .setting import setting
 from .types import (
@@ -256,6 +257,22 @@ class ProtocolSettings(ServingSettings):
     )
     server_header: bool = setting(
         Bool(), True, "http", "Send `server: asgi-master` on every response."
+    )
+    date_header: bool = setting(
+        Bool(),
+        True,
+        "http",
+        "Send a `date` header on every response (RFC 9110 6.6.1 wants one from a server with a "
+        "clock; turn it off only behind a proxy that adds its own).",
+    )
+    headers: list[str] = setting(  # noqa: RUF009 (setting() copies the list)
+        ListOf(ResponseHeader()),
+        [],
+        "http",
+        "Headers added to every response, `name: value` (repeat the flag or give a TOML list), "
+        "e.g. `strict-transport-security: max-age=63072000`. An app's header of the same name "
+        "replaces it; `server: ...` replaces the `server` header. Framing headers "
+        "(content-length, transfer-encoding, connection...) and `date` are the server's own.",
     )
     health_live_path: str | None = setting(
         Str(optional=True, metavar="PATH"),

@@ -19,7 +19,7 @@ from .accesslog import AccessLog
 from .asgi import HTTP_EXTENSIONS, ASGIApp
 from .http.proxy import ProxyTrust
 from .http.reader import Limits
-from .http.writer import SERVER_LINE
+from .http.writer import ResponseDefaults
 from .tls import build_ssl_context
 
 
@@ -68,8 +68,8 @@ class WorkerSettings:
     debug: bool
     limits: Limits
     websocket: WebSocketSettings
-    #: the ``server:`` line of every response (empty with ``server_header = false``)
-    server_line: bytes
+    #: the header lines every response gets (``server``, ``date``, the ``headers`` setting)
+    response_defaults: ResponseDefaults
     #: ``scope["extensions"]`` of HTTP requests (``tls`` is added per TLS connection)
     extensions: dict[str, Any]
     #: proxy headers are applied from trusted peers (None: ``proxy_headers = false``)
@@ -95,7 +95,7 @@ class WorkerSettings:
             debug=config.debug,
             limits=Limits.from_config(config),
             websocket=WebSocketSettings.from_config(config),
-            server_line=SERVER_LINE if config.server_header else b"",
+            response_defaults=ResponseDefaults.from_config(config),
             extensions=dict(HTTP_EXTENSIONS),
             proxy=ProxyTrust(config.forwarded_allow_ips) if config.proxy_headers else None,
             access_log=AccessLog.from_config(config),

@@ -9,6 +9,7 @@ import pytest
 
 from asgi_master.config import BindSpec, ConfigError, describe, load
 from asgi_master.config.cpus import usable_cpus
+from asgi_master.config.headers import ResponseHeader
 from asgi_master.config.reference import render_reference
 from asgi_master.config.settings import SETTINGS
 
@@ -259,3 +260,24 @@ def test_root_path_must_start_with_a_slash(bad):
         f'flag --root-path: root_path = "{bad}": expected a path that starts with "/", '
         'such as "/api" (or "" for none)'
     )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "no colon",
+        "bad name: v",
+        "x-a: line\nbreak",
+        "content-length: 3",
+        "Date: now",
+        "transfer-encoding: chunked",
+        "x-a: caf\u00e9\u20ac",
+    ],
+)
+def test_a_response_header_setting_that_the_server_cannot_send_is_refused(value):
+    with pytest.raises(ValueError):
+        ResponseHeader().convert(value)
+
+
+def test_a_response_header_setting_is_kept_lowercased_and_trimmed():
+    assert ResponseHeader().convert("  X-Frame-Options :  DENY ") == "x-frame-options: DENY"

@@ -5,7 +5,13 @@ from __future__ import annotations
 import h11
 import pytest
 
-from asgi_master.worker.http.writer import ResponseError, ResponseWriter
+from asgi_master.config import Config
+from asgi_master.worker.http.writer import (
+    ResponseDefaults,
+    ResponseError,
+    ResponseWriter,
+    simple_response,
+)
 
 
 def parse(wire: bytes, method: bytes = b"GET") -> tuple[h11.Response, bytes, list]:
@@ -170,3 +176,34 @@ def test_large_parts_come_as_pieces_that_join_to_the_same_wire(length):
     wire = b"".join(first) + (second if isinstance(second, bytes) else b"".join(second))
     _, body, _ = parse(wire)
     assert body == big + big
+
+
+def defaults(**config) -> ResponseDefaults:
+    return ResponseDefaults.from_config(Config(**config))
+
+
+def test_the_headers_setting_reaches_every_response_and_the_apps_own_header_wins():
+    writer = ResponseWriter("GET", "1.1", defaults(headers=["x-frame-options: DENY", "x-a: 1"]))
+    writer.start(200, [(b"X-Frame-Options", b"SAMEORIGIN")])
+    response, _, _ = parse(writer.body(b"x", more=False))
+    assert headers(response)[b"x-frame-options"] == b"SAMEORIGIN"
+    assert headers(response)[b"x-a"] == b"1"
+    assert [n for n, _ in response.headers].count(b"x-frame-options") == 1
+
+
+def test_date_and_server_can_be_turned_off_and_server_replaced():
+    writer = ResponseWriter("GET", "1.1", defaults(date_header=False, server_header=False))
+    writer.start(200, [])
+    response, _, _ = parse(writer.body(b"x", more=False))
+    assert b"date" not in headers(response) and b"server" not in headers(response)
+    writer = ResponseWriter("GET", "1.1", defaults(headers=["Server: edge"]))
+    writer.start(200, [])
+    response, _, _ = parse(writer.body(b"x", more=False))
+    assert headers(response)[b"server"] == b"edge"
+
+
+def test_the_servers_own_responses_carry_the_defaults_too():
+    wire = simple_response(503, b"busy\n", defaults=defaults(headers=["x-a: 1"], date_header=False))
+    response, body, _ = parse(wire)
+    assert (response.status_code, body) == (503, b"busy\n")
+    assert headers(response)[b"x-a"] == b"1" and b"date" not in headers(response)

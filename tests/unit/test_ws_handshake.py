@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from asgi_master.worker.http.head import head_from_parts
+from asgi_master.worker.http.writer import ResponseDefaults
 from asgi_master.worker.ws.handshake import (
     AcceptError,
     HandshakeError,
@@ -84,7 +85,9 @@ def test_the_101_response_carries_the_accept_token_from_rfc_6455():
 
 
 def test_the_101_response_can_leave_out_the_server_header():
-    response = accept_response(HandshakeRequest(KEY, (), ()), None, [], None, server_line=b"")
+    response = accept_response(
+        HandshakeRequest(KEY, (), ()), None, [], None, ResponseDefaults(b"", date=True)
+    )
     assert b"server:" not in response
 
 

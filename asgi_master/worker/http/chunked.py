@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable
 from typing import Final
 
-from ..grammar import CONTROL, FIELD_LINE, QUOTED_STRING_PATTERN, TOKEN_PATTERN
+from ...grammar import CONTROL, FIELD_LINE, QUOTED_STRING_PATTERN, TOKEN_PATTERN
 from .head import ProtocolError
 from .limits import Limits
 

@@ -33,7 +33,7 @@ from typing import Final, NoReturn
 from .head import ProtocolError, RequestHead
 from .limits import Limits
 from .reader import CLOSED, END_OF_BODY, NEED_DATA, PAUSED, Body, RequestReader, Signal
-from .writer import SERVER_LINE, ResponseWriter, simple_response
+from .writer import PLAIN, ResponseDefaults, ResponseWriter, simple_response
 
 #: reading pauses while this many bytes of request body wait for the app, or this many bytes
 #: of pipelined requests wait for their turn
@@ -131,6 +131,7 @@ class HTTPConnection:
     """The state of one HTTP/1.1 connection between its transport and its requests."""
 
     __slots__ = (
+        "_defaults",
         "_draining",
         "_expect_continue",
         "_keep_alive",
@@ -154,10 +155,11 @@ class HTTPConnection:
         *,
         keep_alive: bool = True,
         upgrades: Iterable[bytes] = (),
-        server_line: bytes = SERVER_LINE,
+        defaults: ResponseDefaults = PLAIN,
     ) -> None:
         """``keep_alive``: connections may be reused at all (``keepalive_timeout`` > 0);
-        ``upgrades``: the protocols (lowercase ``Upgrade`` tokens) it may hand over to."""
+        ``upgrades``: the protocols (lowercase ``Upgrade`` tokens) it may hand over to;
+        ``defaults``: the header lines every response gets (``server``, ``date``...)."""
         self._reader = RequestReader(limits)
         self._reuse = keep_alive
         self._upgrades = frozenset(upgrades)
@@ -178,7 +180,8 @@ class HTTPConnection:
         self._expect_continue = False
         #: bytes of request body handed out as events and not yet consumed by the app
         self._unread = 0
-        self._writer = ResponseWriter("GET", "1.1", server_line)
+        self._defaults = defaults
+        self._writer = ResponseWriter("GET", "1.1", defaults)
 
     def _to(self, transition: Transition) -> None:
         # (hot paths write this line out instead of calling: one call less per request)
@@ -262,7 +265,7 @@ class HTTPConnection:
     def _reject(self, exc: ProtocolError) -> Rejected:
         if self.state is not _REQUEST or self._writer.head_pending:
             body = exc.reason.encode("utf-8", "replace") + b"\n"
-            response = simple_response(exc.status, body)
+            response = simple_response(exc.status, body, defaults=self._defaults)
             self._writer.status = exc.status
             self._writer.body_bytes = len(body)
         else:
@@ -365,7 +368,9 @@ class HTTPConnection:
             body += b"\n"
         self._writer.status = status
         self._writer.body_bytes = len(body)
-        return simple_response(status, body, content_type=content_type, extra=extra)
+        return simple_response(
+            status, body, content_type=content_type, extra=extra, defaults=self._defaults
+        )
 
     def upgrade(self) -> bytes:
         """Hand the connection over: the bytes received after the upgrade request's head."""

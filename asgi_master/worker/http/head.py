@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from ..grammar import CONTROL, FIELD_LINE, TOKEN_PATTERN
+from ...grammar import CONTROL, FIELD_LINE, TOKEN_PATTERN
 
 # CONNECT takes only authority-form: its origin-form targets go to the h11 path to be refused
 # (in any case: the scope uppercases methods, as ASGI asks, so "connect" reaches the app as CONNECT)

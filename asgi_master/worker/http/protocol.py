@@ -95,7 +95,7 @@ class HTTPProtocol(asyncio.Protocol):
             loop.time(),
             keep_alive=settings.keepalive_timeout > 0,
             upgrades=self._upgrades,
-            server_line=settings.server_line,
+            defaults=settings.response_defaults,
         )
         self.transport: asyncio.Transport | None = None
         self.info = ConnectionInfo(None, None, "http", settings.extensions)

@@ -17,12 +17,14 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import Final
 
+from ...config import Config
+from ...grammar import CONTROL, TOKEN
 from ..asgi import ResponseError
-from ..grammar import CONTROL, TOKEN
 
 STATUS_LINES: Final[dict[int, bytes]] = {
     s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode("ascii")) for s in HTTPStatus
@@ -76,6 +78,43 @@ class _DateLine:
 DATE = _DateLine()
 
 
+@dataclass(frozen=True, slots=True)
+class ResponseDefaults:
+    """The header lines the server adds to every response, the app's and its own: ``server``
+    (empty with ``server_header = false``), ``date`` (unless ``date_header = false``) and the
+    ``headers`` setting's, each of which an app's header of the same name replaces."""
+
+    server_line: bytes
+    date: bool
+    #: the ``headers`` setting: (lowercase name, wire line ``name: value\r\n``)
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+
+    @classmethod
+    def from_config(cls, config: Config) -> ResponseDefaults:
+        headers = []
+        server_line = SERVER_LINE if config.server_header else b""
+        for text in config.headers:
+            name, _, value = text.partition(":")
+            line = b"%s: %s\r\n" % (name.strip().lower().encode(), value.strip().encode("latin-1"))
+            if name.strip().lower() == "server":
+                server_line = line  # the operator's server header replaces ours
+            else:
+                headers.append((name.strip().lower().encode(), line))
+        return cls(server_line, config.date_header, tuple(headers))
+
+    def date_line(self) -> bytes:
+        """The ``date:`` line (or nothing)."""
+        return DATE.get() if self.date else b""
+
+    def lines(self) -> bytes:
+        """The lines of the ``headers`` setting (on a response of the server's own)."""
+        return b"".join(line for _, line in self.headers)
+
+
+#: what a writer writes without settings: ``server`` and ``date``, nothing else
+PLAIN: Final = ResponseDefaults(SERVER_LINE, True)
+
+
 def status_line(status: int) -> bytes:
     """The status line for ``status`` (cached for the registered codes)."""
     line = STATUS_LINES.get(status)
@@ -89,13 +128,15 @@ def simple_response(
     close: bool = True,
     content_type: bytes = b"text/plain; charset=utf-8",
     extra: bytes = b"",
+    defaults: ResponseDefaults = PLAIN,
 ) -> bytes:
     """A complete response the server itself sends (errors); ``extra`` is more header lines."""
     return b"".join(
         (
             status_line(status),
-            DATE.get(),
-            SERVER_LINE,
+            defaults.date_line(),
+            defaults.server_line,
+            defaults.lines(),
             extra,
             b"content-type: %s\r\n" % content_type,
             b"content-length: %d\r\n" % len(body),
@@ -166,12 +207,12 @@ class ResponseWriter:
 
     __slots__ = (
         "_app_close",
+        "_defaults",
         "_framing",
         "_head_only",
         "_http10",
         "_lines",
         "_remaining",
-        "_server_line",
         "_special",
         "_trailers",
         "body_bytes",
@@ -179,8 +220,8 @@ class ResponseWriter:
         "status",
     )
 
-    def __init__(self, method: str, http_version: str, server_line: bytes = SERVER_LINE) -> None:
-        self._server_line = server_line
+    def __init__(self, method: str, http_version: str, defaults: ResponseDefaults = PLAIN) -> None:
+        self._defaults = defaults
         self._lines: list[bytes] = []
         self._special: dict[bytes, bytes] = {}
         self.reset(method, http_version)
@@ -278,12 +319,17 @@ class ResponseWriter:
             connection = b"connection: keep-alive\r\n" if self._http10 else b""
         else:
             connection = b"connection: close\r\n"
+        defaults = self._defaults
         head = [
             STATUS_LINES.get(self.status) or status_line(self.status),
-            b"" if b"date" in special else DATE.get(),
-            b"" if b"server" in special else self._server_line,
+            b"" if b"date" in special or not defaults.date else DATE.get(),
+            b"" if b"server" in special else defaults.server_line,
         ]
-        head += self._lines
+        lines = self._lines
+        head += lines
+        if defaults.headers:
+            present = set(lines[0::4])  # the app's header names
+            head += [line for name, line in defaults.headers if name not in present]
         head += (framing_line, connection, b"\r\n")
         return b"".join(head)
 

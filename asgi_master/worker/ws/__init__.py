@@ -52,7 +52,7 @@ def start_websocket(http: HTTPProtocol, head: RequestHead) -> None:
     scope["extensions"] = extensions
     trailing = http.detach()
     session = WebSocketSession(
-        request, settings.websocket, HTTP11Reply(request, settings.server_line)
+        request, settings.websocket, HTTP11Reply(request, settings.response_defaults)
     )
     protocol = WebSocketProtocol(worker, transport, session, scope)
     transport.set_protocol(protocol)

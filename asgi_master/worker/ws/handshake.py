@@ -15,9 +15,9 @@ from typing import Final, Protocol
 
 from wsproto.utilities import generate_accept_token
 
-from ..grammar import CONTROL, TOKEN
+from ...grammar import CONTROL, TOKEN
 from ..http.head import RequestHead
-from ..http.writer import DATE, SERVER_LINE, ResponseWriter, simple_response
+from ..http.writer import PLAIN, ResponseDefaults, ResponseWriter, simple_response
 
 #: headers the handshake itself owns; an app must not set them through ``headers``
 _RESERVED: Final = frozenset({b"upgrade", b"connection", b"content-length", b"transfer-encoding"})
@@ -87,16 +87,17 @@ def accept_response(
     subprotocol: object,
     headers: Iterable[Iterable[bytes]],
     extensions: bytes | None,
-    server_line: bytes = SERVER_LINE,
+    defaults: ResponseDefaults = PLAIN,
 ) -> bytes:
     """The ``101 Switching Protocols`` response for the app's ``websocket.accept``."""
     lines = [
         b"HTTP/1.1 101 Switching Protocols\r\n",
         b"upgrade: websocket\r\nconnection: Upgrade\r\n",
         b"sec-websocket-accept: %s\r\n" % generate_accept_token(request.key),
-        DATE.get(),
-        server_line,
+        defaults.date_line(),
+        defaults.server_line,
     ]
+    names = set()
     if subprotocol is not None:
         if not isinstance(subprotocol, str) or subprotocol not in request.subprotocols:
             offered = ", ".join(request.subprotocols) or "none"
@@ -122,6 +123,8 @@ def accept_response(
                 f"subprotocol goes in 'subprotocol')"
             )
         lines.append(b"%s: %s\r\n" % (name, value))
+        names.add(name)
+    lines += [line for name, line in defaults.headers if name not in names]
     lines.append(b"\r\n")
     return b"".join(lines)
 
@@ -153,11 +156,11 @@ class HandshakeReply(Protocol):
 class HTTP11Reply:
     """The answers to a handshake made on an HTTP/1.1 connection (which closes after a denial)."""
 
-    __slots__ = ("_request", "_server_line", "_writer")
+    __slots__ = ("_defaults", "_request", "_writer")
 
-    def __init__(self, request: HandshakeRequest, server_line: bytes = SERVER_LINE) -> None:
+    def __init__(self, request: HandshakeRequest, defaults: ResponseDefaults = PLAIN) -> None:
         self._request = request
-        self._server_line = server_line
+        self._defaults = defaults
         self._writer: ResponseWriter | None = None
 
     @property
@@ -167,13 +170,13 @@ class HTTP11Reply:
     def accept(
         self, subprotocol: object, headers: Iterable[Iterable[bytes]], extensions: bytes | None
     ) -> bytes:
-        return accept_response(self._request, subprotocol, headers, extensions, self._server_line)
+        return accept_response(self._request, subprotocol, headers, extensions, self._defaults)
 
     def deny(self, status: int, body: bytes) -> bytes:
-        return simple_response(status, body)
+        return simple_response(status, body, defaults=self._defaults)
 
     def start_response(self, status: int, headers: Iterable[Iterable[bytes]]) -> int:
-        writer = ResponseWriter("GET", "1.1", self._server_line)
+        writer = ResponseWriter("GET", "1.1", self._defaults)
         writer.start(status, headers)
         self._writer = writer
         return writer.status
