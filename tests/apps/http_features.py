@@ -3,6 +3,8 @@
 import asyncio
 import os
 
+from tests.apps.lifespan import with_lifespan
+
 
 def _report(path: str, sent: int) -> None:
     """Write ``sent`` to ``path`` atomically: a test reads it while the app writes."""
@@ -12,13 +14,8 @@ def _report(path: str, sent: int) -> None:
     os.replace(partial, path)
 
 
+@with_lifespan
 async def app(scope, receive, send):
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            await send({"type": message["type"] + ".complete"})
-            if message["type"] == "lifespan.shutdown":
-                return
     path = scope["path"]
     query = scope["query_string"].decode()
     if path == "/file":

@@ -12,13 +12,7 @@ import json
 from pathlib import Path
 from urllib.parse import parse_qs, unquote
 
-
-async def _lifespan(receive, send):
-    while True:
-        message = await receive()
-        await send({"type": message["type"] + ".complete"})
-        if message["type"] == "lifespan.shutdown":
-            return
+from tests.apps.lifespan import with_lifespan
 
 
 async def _echo(receive, send):
@@ -50,9 +44,8 @@ async def _flood(scope, send):
     await send({"type": "websocket.close"})
 
 
+@with_lifespan
 async def app(scope, receive, send):
-    if scope["type"] == "lifespan":
-        return await _lifespan(receive, send)
     if scope["type"] != "websocket":
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"plain http"})

@@ -21,16 +21,13 @@ pytestmark = pytest.mark.timeout(90)
 APP = """
 import json, os
 
+from tests.apps.lifespan import with_lifespan
+
 AT_IMPORT = {name: os.environ.get(name) for name in ("GREETING", "KEPT", "GONE", "DERIVED")}
 
 
+@with_lifespan
 async def app(scope, receive, send):
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            await send({"type": message["type"] + ".complete"})
-            if message["type"] == "lifespan.shutdown":
-                return
     now = {name: os.environ.get(name) for name in AT_IMPORT}
     body = {"at_import": AT_IMPORT, "now": now, "pid": os.getpid()}
     body.update({key: scope[key] for key in ("root_path", "path")})

@@ -384,3 +384,7 @@ def test_echo_over_tls(start_server, tmp_path):
         assert ws.recv(timeout=10) == "over tls"
         ws.send(b"\x00" * 100_000)
         assert ws.recv(timeout=10) == b"\x00" * 100_000
+    with connect(f"wss://127.0.0.1:{server.port}/scope", ssl=context, open_timeout=10) as ws:
+        scope = json.loads(ws.recv(timeout=10))
+    assert scope["scheme"] == "wss"
+    assert scope["extensions"] == ["tls", "websocket.http.response"]  # tls, as on HTTP
