@@ -366,3 +366,23 @@ def test_half_close_after_a_request_closes_once_the_response_is_sent():
         assert link.transport.closed
 
     run(main())
+
+
+def test_an_app_failing_after_its_whole_response_leaves_the_connection_serving(caplog):
+    async def app(scope, receive, send):
+        await hello(scope, receive, send)
+        if scope["path"] == "/fails-after":
+            raise RuntimeError("after the response")
+
+    async def main():
+        link = Link(app)
+        link.send(
+            b"GET /fails-after HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        await link.settle()
+        assert [body for _, body in link.responses()] == [b"hi /fails-after", b"hi /next"]
+        assert not link.transport.closed
+
+    with caplog.at_level(logging.ERROR, logger="asgi_master.error"):
+        run(main())
+    assert "after the response" in caplog.text
