@@ -15,7 +15,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .. import __version__
+from .._build import NO_EXTENSIONS_ENV, version_line
 from .settings import BY_NAME, ENV_PREFIX, SECTIONS, SETTINGS, Config, Setting
 from .types import Bool, Converter, ListOf
 
@@ -97,7 +97,8 @@ def read_env(environ: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
     """Settings given as ``ASGI_MASTER_<NAME>`` variables."""
     found: dict[str, tuple[Any, str]] = {}
     for var, raw in environ.items():
-        if not var.startswith(ENV_PREFIX) or var == CONFIG_ENV:
+        # the build switch is read at import (asgi_master/_build.py), not a setting
+        if not var.startswith(ENV_PREFIX) or var in (CONFIG_ENV, NO_EXTENSIONS_ENV):
             continue
         name = var[len(ENV_PREFIX) :].lower()
         if name not in BY_NAME:
@@ -125,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate the configuration, import the app, print the effective "
         "config with the source of each value, and exit 0 (valid) or 2",
     )
-    parser.add_argument("--version", action="version", version=f"asgi-master {__version__}")
+    parser.add_argument("--version", action="version", version=version_line())
     for section in SECTIONS:
         group = parser.add_argument_group(section)
         for s in SETTINGS:
