@@ -46,7 +46,7 @@ def say(message: str) -> None:
 
 
 def compiler_problem() -> str | None:
-    """Why no extension can be built here (compiles a file that includes Python.h), or None."""
+    """What fails when a file that includes Python.h is compiled here, or None."""
     from distutils.ccompiler import new_compiler
     from distutils.errors import CCompilerError, DistutilsError
     from distutils.sysconfig import customize_compiler
@@ -60,7 +60,7 @@ def compiler_problem() -> str | None:
         try:
             compiler.compile([source], output_dir=tmp, include_dirs=[sysconfig.get_path("include")])
         except (CCompilerError, DistutilsError, OSError) as exc:
-            return f"no working C compiler or Python headers ({str(exc).strip()[:200]})"
+            return str(exc).strip()[:200]
     return None
 
 
@@ -102,13 +102,18 @@ class OptionalBuildExt(build_ext):
     so that only a real build pays for it.
     """
 
+    #: why the build is pure: a short reason for the record (``--version`` shows it), and the
+    #: build's line with the details
     pure_reason: str | None = None
+    pure_line = ""
 
     def finalize_options(self) -> None:
         if BUILD.extensions_disabled(os.environ):
-            self.pure_reason = f"{BUILD.NO_EXTENSIONS_ENV} is set"
-        else:
-            self.pure_reason = compiler_problem()
+            self.pure_reason = f"{BUILD.NO_EXTENSIONS_ENV} set at build"
+            self.pure_line = f"{BUILD.NO_EXTENSIONS_ENV} is set"
+        elif problem := compiler_problem():
+            self.pure_reason = "no C compiler or Python headers at build"
+            self.pure_line = f"no working C compiler or Python headers ({problem})"
         super().finalize_options()
         if self.pure_reason:
             # build_ext still runs (setuptools decided that by the declared list): for the record
@@ -121,12 +126,13 @@ class OptionalBuildExt(build_ext):
                 compiler = self._generate()
                 super().run()
             except (Exception, SystemExit) as exc:  # mypyc exits on a type error
-                self.pure_reason = f"compiling failed ({str(exc).strip()[:200]})"
+                self.pure_reason = "compiling failed at build"
+                self.pure_line = f"compiling failed ({str(exc).strip()[:200]})"
                 self.extensions = []
         for package_dir in self._package_dirs():
             if self.pure_reason:
                 remove_extensions(package_dir)
-                record = BUILD.pure_record(f"built without extensions: {self.pure_reason}")
+                record = BUILD.pure_record(self.pure_reason)
             else:
                 # the digests of the sources compiled (those the runtime will compare)
                 record = BUILD.compiled_record(compiler, os.path.join(HERE, PACKAGE))
@@ -134,7 +140,7 @@ class OptionalBuildExt(build_ext):
             with open(os.path.join(package_dir, BUILD.RECORD), "w", encoding="utf-8") as file:
                 json.dump(record, file, indent=1)
         if self.pure_reason:
-            say(f"{self.pure_reason}: installing pure Python (the same code, uncompiled)")
+            say(f"{self.pure_line}: installing pure Python (the same code, uncompiled)")
         else:
             say(f"compiled {len(BUILD.COMPILED)} modules with {compiler}")
 

@@ -122,19 +122,22 @@ def choose(environ: Mapping[str, str], package_dir: str = PACKAGE_DIR) -> Build:
         return Build(False, "not compiled (no build record)")
     if not record.get("compiled"):
         return Build(False, str(record.get("reason") or "built without extensions"))
+    # (short phrases: argparse wraps a --version line longer than the terminal)
     missing = [m for m in COMPILED if extension_path(m, package_dir) is None]
     if missing:
-        return Build(False, f"no compiled {missing[0]} (rebuild: pip install -e .)")
+        return Build(False, f"{_short(missing[0])} not compiled")
     recorded = record.get("sources")
     current = source_digests(package_dir)
     changed = [
         m for m in COMPILED if not isinstance(recorded, dict) or recorded.get(m) != current[m]
     ]
     if changed:
-        return Build(
-            False, f"{changed[0]} changed since it was compiled (rebuild: pip install -e .)"
-        )
+        return Build(False, f"{_short(changed[0])} changed since the build")
     return Build(True, str(record.get("compiler") or "mypyc"))
+
+
+def _short(module: str) -> str:
+    return module.removeprefix("asgi_master.")
 
 
 class SourceFinder(importlib.abc.MetaPathFinder):
