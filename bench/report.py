@@ -36,6 +36,11 @@ WORKLOAD_METRICS: dict[str, list[Metric]] = {
         Metric("p50_ms", "p50 ms", "lower"),
         Metric("p99_ms", "p99 ms", "lower"),
     ],
+    "close": [
+        Metric("requests_per_s", "req/s", "higher"),
+        Metric("p50_ms", "p50 ms", "lower"),
+        Metric("p99_ms", "p99 ms", "lower"),
+    ],
     "stream": [Metric("mib_per_s", "MiB/s", "higher")],
     "upload": [Metric("mib_per_s", "MiB/s", "higher")],
     "ws": [Metric("messages_per_s", "msg/s", "higher")],
@@ -55,6 +60,7 @@ WORKLOAD_METRICS: dict[str, list[Metric]] = {
 
 WORKLOAD_TITLES = {
     "hello": "hello: GET / -> 13 bytes, wrk -t1 -c64",
+    "close": "close: GET / with Connection: close (a new connection per request), wrk -t1 -c32",
     "stream": "stream: 1 MiB response in 16 x 64 KiB chunks, wrk -t1 -c8 (MiB/s from Transfer/sec)",
     "upload": "upload: POST 1 MiB, echoed back, wrk -t1 -c8 (MiB/s of request body)",
     "ws": "ws: WebSocket echo, 32 connections x 8 in flight, 100-byte text messages "

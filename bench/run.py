@@ -195,6 +195,7 @@ def _record(
 def _brief(workload: str, result: dict[str, object]) -> str:
     keys = {
         "hello": ("requests_per_s", "p99_ms"),
+        "close": ("requests_per_s", "p99_ms"),
         "stream": ("mib_per_s",),
         "upload": ("mib_per_s",),
         "ws": ("messages_per_s", "mismatches"),

@@ -28,6 +28,8 @@ SERVER_CPU = "0"
 
 # The peers live in the venv running the harness (bench/.venv).
 PEER_PYTHON = sys.executable
+#: asgi-master's switch to pure Python at import (asgi_master/_build.py)
+NO_EXTENSIONS_ENV = "ASGI_MASTER_NO_EXTENSIONS"
 
 CommandBuilder = Callable[[str, int, int], list[str]]
 
@@ -51,6 +53,10 @@ class ServerSpec:
     source_dir: Path | None = None
     note: str = ""
     versions: dict[str, str] = field(default_factory=dict)
+    #: set for the server and its probe, on top of the harness's environment
+    env: dict[str, str] = field(default_factory=dict)
+    #: asgi-master only: the build it must run ("compiled" or "pure"), checked before a run
+    expect_build: str | None = None
 
     def runs(self, workload: str) -> bool:
         """Whether this server takes part in ``workload``."""
@@ -59,9 +65,12 @@ class ServerSpec:
         return self.workloads is None or workload in self.workloads
 
 
-def _child_env() -> dict[str, str]:
+def _child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for servers: the repo root importable, so ``bench.apps`` loads."""
     env = dict(os.environ)
+    # the build switch only where a spec sets it (the pure row)
+    env.pop(NO_EXTENSIONS_ENV, None)
+    env.update(extra or {})
     env["PYTHONPATH"] = str(ROOT_DIR) + (
         os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""
     )
@@ -69,12 +78,14 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _probe(python: str, code: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+def _probe(
+    python: str, code: str, timeout: float = 30.0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run a short Python snippet with ``python`` from the repo root."""
     return subprocess.run(
         [python, "-c", code],
         cwd=ROOT_DIR,
-        env=_child_env(),
+        env=_child_env(env),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -98,10 +109,16 @@ def check_available(spec: ServerSpec) -> str | None:
         f"for p in {list(spec.packages)!r}:\n"
         "    try: vers[p] = md.version(p)\n"
         "    except md.PackageNotFoundError: vers[p] = 'source'\n"
+        "if 'asgi_master' in mods:\n"
+        "    try:\n"
+        "        from asgi_master import _build\n"
+        "        vers['build'] = _build.describe()\n"
+        "    except ImportError:\n"
+        "        pass\n"
         "print(json.dumps(vers))\n"
     )
     try:
-        proc = _probe(spec.python, code)
+        proc = _probe(spec.python, code, env=spec.env)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"probe failed: {exc}"
     lines = (proc.stdout or proc.stderr).strip().splitlines()
@@ -110,6 +127,17 @@ def check_available(spec: ServerSpec) -> str | None:
     import json
 
     spec.versions = json.loads(lines[-1])
+    build = spec.versions.get("build")
+    if spec.expect_build is None:
+        return None
+    if build is None:
+        # an asgi-master from before the compiled build: one build, the reference row
+        return "no compiled/pure switch in this version" if spec.expect_build == "pure" else None
+    # a row is named for its build: a compiled row that would run pure Python is not measured
+    if spec.expect_build == "compiled" and not build.startswith("compiled:"):
+        return f"not the compiled build ({build}): install with a C compiler"
+    if spec.expect_build == "pure" and not build.startswith("pure Python:"):
+        return f"not the pure build ({build})"
     return None
 
 
@@ -195,7 +223,14 @@ def all_specs(asgi_master_python: str) -> list[ServerSpec]:
         ServerSpec(
             "asgi-master", asgi_master_python, asgi_master,
             ("asgi_master", "asgi_master.__main__"), ("asgi-master",), supports_hup=True,
-            source_dir=ROOT_DIR / "asgi_master",
+            source_dir=ROOT_DIR / "asgi_master", expect_build="compiled",
+        ),
+        # the same install with the compiled modules switched off at import
+        ServerSpec(
+            "asgi-master-pure", asgi_master_python, asgi_master,
+            ("asgi_master", "asgi_master.__main__"), ("asgi-master",), supports_hup=True,
+            source_dir=ROOT_DIR / "asgi_master", expect_build="pure",
+            env={NO_EXTENSIONS_ENV: "1"},
         ),
         ServerSpec(
             "uvicorn-httptools", PEER_PYTHON, _uvicorn("httptools"),
@@ -267,7 +302,7 @@ class RunningServer:
         self.proc = subprocess.Popen(
             self.argv,
             cwd=ROOT_DIR,
-            env=_child_env(),
+            env=_child_env(spec.env),
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,

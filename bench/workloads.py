@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,11 +25,11 @@ from bench.load import (
     run_wrk,
     start_python_client,
 )
-from bench.servers import RunningServer, rss_mib
+from bench.servers import HOST, RunningServer, rss_mib
 
-HTTP_WORKLOADS = ("hello", "stream", "upload", "ws")
-ALL_WORKLOADS = ("hello", "stream", "upload", "ws", "rss", "reload")
-DEFAULT_WORKLOADS = ("hello", "stream", "upload", "ws", "rss")
+HTTP_WORKLOADS = ("hello", "close", "stream", "upload", "ws")
+ALL_WORKLOADS = ("hello", "close", "stream", "upload", "ws", "rss", "reload")
+DEFAULT_WORKLOADS = ("hello", "close", "stream", "upload", "ws", "rss")
 
 
 @dataclass
@@ -125,6 +126,34 @@ def hello(server: RunningServer, worker: int, settings: Settings) -> dict[str, o
 
     def measure() -> dict[str, object]:
         return run_wrk(server.port, "/", settings.duration, connections=64).as_dict()
+
+    return _metered(server, worker, measure)
+
+
+def closes_after_response(port: int, timeout: float = 5.0) -> bool:
+    """Whether the server answers a ``Connection: close`` request and then closes.
+
+    wrk opens a new connection only when the response says ``connection: close``; a server
+    that kept the connection open would turn the ``close`` workload into keep-alive hello.
+    """
+    with socket.create_connection((HOST, port), timeout=timeout) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head = received.partition(b"\r\n\r\n")[0].lower()
+    return head.startswith(b"http/1.1 200") and b"\r\nconnection: close" in head
+
+
+def close(server: RunningServer, worker: int, settings: Settings) -> dict[str, object]:
+    """``wrk -t1 -c32`` on ``/`` with ``Connection: close``: a new connection per request."""
+
+    def measure() -> dict[str, object]:
+        if not closes_after_response(server.port):
+            raise RuntimeError("the server does not close after Connection: close")
+        return run_wrk(
+            server.port, "/", settings.duration, connections=32, script="close.lua"
+        ).as_dict()
 
     return _metered(server, worker, measure)
 
@@ -238,6 +267,7 @@ def reload(server: RunningServer, settings: Settings) -> dict[str, object]:
 
 SESSION_WORKLOADS: dict[str, Callable[[RunningServer, int, Settings], dict[str, object]]] = {
     "hello": hello,
+    "close": close,
     "stream": stream,
     "upload": upload,
     "ws": ws,

@@ -18,6 +18,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--expect-build",
+        choices=("compiled", "pure"),
+        help="fail unless the hot modules load as this build (tests/unit/test_build.py)",
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -11,7 +11,7 @@ import difflib
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from .. import __version__
+from .._build import version_line
 from .errors import ConfigError
 from .peers import hint_for
 from .settings import BY_NAME, ENV_PREFIX, SECTIONS, SETTINGS, Setting
@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate the configuration, import the app, print the effective "
         "config with the source of each value, and exit 0 (valid) or 2",
     )
-    parser.add_argument("--version", action="version", version=f"asgi-master {__version__}")
+    parser.add_argument("--version", action="version", version=version_line())
     for section in SECTIONS:
         group = parser.add_argument_group(section)
         for s in SETTINGS:

@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .._build import NO_EXTENSIONS_ENV
 from .checks import check
 from .cli import CONFIG_ENV, build_parser, read_cli
 from .errors import ConfigError
@@ -122,7 +123,8 @@ def read_env(environ: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
     """Settings given as ``ASGI_MASTER_<NAME>`` variables."""
     found: dict[str, tuple[Any, str]] = {}
     for var, raw in environ.items():
-        if not var.startswith(ENV_PREFIX) or var == CONFIG_ENV:
+        # the build switch is read at import (asgi_master/_build.py), not a setting
+        if not var.startswith(ENV_PREFIX) or var in (CONFIG_ENV, NO_EXTENSIONS_ENV):
             continue
         name = var[len(ENV_PREFIX) :].lower()
         if name not in BY_NAME:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 import setproctitle
 
 from .. import hooks, logs
+from .._build import version_line
 from ..channel import Kind, WorkerStats
 from ..config import Config
 from ..worker import EXIT_APP_IMPORT, EXIT_BOOT_FAILED, run_worker
@@ -115,7 +116,13 @@ class Master:
         self.signals.install()
         for listener in self.listeners:
             log.info("Listening on %s", listener.describe())
-        log.info("Master %d starting %d worker(s) of %s", self.pid, self.target, self.config.app)
+        log.info(
+            "Master %d starting %d worker(s) of %s; %s",
+            self.pid,
+            self.target,
+            self.config.app,
+            version_line(),
+        )
         if self.config.reload:
             self.watcher = start_watcher(self.config)
             log.info("reload: %s", self.watcher.describe())

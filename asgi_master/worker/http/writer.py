@@ -37,7 +37,9 @@ _NO_BODY_STATUS: Final = frozenset({204, 304})
 _JOIN_LIMIT: Final = 8192
 
 # Validated header names and their lowercase form; apps send the same few names every time.
-_NAME_CACHE: dict[bytes, bytes] = {}
+# App-facing parameters are typed ``object``, checked inside: compiled (mypyc), a parameter
+# typed ``bytes`` would refuse a str with a TypeError before our check could name the problem.
+_NAME_CACHE: dict[object, bytes] = {}
 _NAME_CACHE_MAX: Final = 512
 
 
@@ -165,7 +167,7 @@ def _header_name(raw_name: object) -> bytes:
     return name
 
 
-def _header_lines(headers: Iterable[Iterable[bytes]]) -> tuple[list[bytes], dict[bytes, bytes]]:
+def _header_lines(headers: Iterable[Iterable[object]]) -> tuple[list[bytes], dict[bytes, bytes]]:
     """Validate app headers; return their wire form as a flat list of parts (name, ": ",
     value, CRLF per header) and the framing headers met on the way."""
     parts: list[bytes] = []
@@ -245,7 +247,7 @@ class ResponseWriter:
         """The head has not been written yet (no body part so far)."""
         return self._framing is _FRAMING_PENDING
 
-    def early_hint(self, links: Iterable[bytes]) -> bytes:
+    def early_hint(self, links: Iterable[object]) -> bytes:
         """A ``103 Early Hints`` interim response (nothing for HTTP/1.0 clients, who may not
         understand interim responses)."""
         if self._http10:
@@ -258,7 +260,7 @@ class ResponseWriter:
         return b"HTTP/1.1 103 Early Hints\r\n" + b"".join(lines) + b"\r\n"
 
     def start(
-        self, status: int, headers: Iterable[Iterable[bytes]], trailers: bool = False
+        self, status: object, headers: Iterable[Iterable[object]], trailers: object = False
     ) -> None:
         """Record the status and headers; nothing is written until the first body part."""
         if type(status) is not int or not 200 <= status <= 599:
@@ -372,7 +374,7 @@ class ResponseWriter:
             return (head, data)
         return head + data if first else data
 
-    def trailer_fields(self, headers: Iterable[Iterable[bytes]], more: bool) -> bytes:
+    def trailer_fields(self, headers: Iterable[Iterable[object]], more: bool) -> bytes:
         """Trailer lines after the last chunk (dropped unless the body was chunked)."""
         lines, _ = _header_lines(headers)
         if self._framing is not _FRAMING_CHUNKED:
