@@ -190,10 +190,3 @@ def describe() -> str:
         kind = "from source" if build.compiled else "compiled"
         return f"mixed: {build.describe()}, but {odd[0]} loaded {kind}"
     return build.describe()
-
-
-def version_line() -> str:
-    """``asgi-master <version> (<build>)``: what ``--version`` prints and the master logs."""
-    from . import __version__
-
-    return f"asgi-master {__version__} ({describe()})"

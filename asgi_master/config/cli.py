@@ -11,7 +11,7 @@ import difflib
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from .._build import version_line
+from .. import version_line
 from .errors import ConfigError
 from .peers import hint_for
 from .settings import BY_NAME, ENV_PREFIX, SECTIONS, SETTINGS, Setting

@@ -19,8 +19,7 @@ from collections.abc import Callable
 
 import setproctitle
 
-from .. import hooks, logs
-from .._build import version_line
+from .. import hooks, logs, version_line
 from ..channel import Kind, WorkerStats
 from ..config import Config
 from ..worker import EXIT_APP_IMPORT, EXIT_BOOT_FAILED, run_worker
