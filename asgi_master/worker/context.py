@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextvars
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -144,11 +145,23 @@ class WorkerState:
     duration_sum: float = 0.0
     #: debug pages for app errors (``debug``), read by every request cycle
     debug: bool = False
+    #: the context variables as the worker's boot left them (the app imported, ``post_fork``
+    #: run), captured once: every task that runs the app starts from a copy (``start_task``)
+    base_context: contextvars.Context = field(default_factory=contextvars.copy_context)
 
     def __post_init__(self) -> None:
         self.debug = self.settings.debug
         if self.settings.durations and self.durations is None:
             self.durations = [0] * (len(DURATION_BUCKETS) + 1)
+
+    def start_task(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run ``coro`` (one HTTP request, one WebSocket session) as a task in a fresh copy of
+        ``base_context``, tracked in ``tasks`` until it removes itself. Whatever code path
+        starts it (the previous request's ``send`` starting a pipelined one, the app's
+        ``receive`` resuming the read), it never sees another request's context variables."""
+        task = self.loop.create_task(coro, context=self.base_context.copy())
+        self.tasks.add(task)
+        return task
 
     def over_capacity(self) -> bool:
         """``limit_concurrency`` is reached: a new request or WebSocket gets a 503."""

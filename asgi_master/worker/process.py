@@ -205,7 +205,7 @@ class Worker:
     async def run(self) -> int:
         """Boot, serve until told to stop, drain; the process's exit status."""
         try:
-            await self.lifespan.startup()
+            await self.lifespan.startup(self.ctx.base_context)
         except LifespanFailure as exc:
             details = f"\n{exc.details}" if exc.details else ""
             log.error(

@@ -251,9 +251,9 @@ class HTTPProtocol(asyncio.Protocol):
         scope["extensions"] = self.info.extensions
         has_body = bool(head.content_length or head.chunked)
         cycle = self.cycle = RequestCycle(scope, self, worker, has_body)
-        # the cycle removes its own task from worker.tasks when it ends (no done callback)
-        cycle.task = task = self.loop.create_task(cycle.run(worker.app))
-        worker.tasks.add(task)
+        # in a context of its own, though this may run in the previous request's task; the
+        # cycle removes its own task from worker.tasks when it ends (no done callback)
+        cycle.task = worker.start_task(cycle.run(worker.app))
 
     def _upgrade(self, head: RequestHead) -> None:
         if self.worker.over_capacity():
