@@ -3,7 +3,7 @@ header ``x-found`` says what the middleware found before setting its own value."
 
 import contextvars
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 

@@ -21,7 +21,9 @@ pytestmark = pytest.mark.timeout(60)
 APP = "tests.apps.isolation:app"
 
 
-def read_responses(sock: socket.socket, count: int) -> list[tuple[bytes, dict[bytes, bytes], bytes]]:
+def read_responses(
+    sock: socket.socket, count: int
+) -> list[tuple[bytes, dict[bytes, bytes], bytes]]:
     """Read ``count`` Content-Length responses: (status line, headers, body) each."""
     buffer = b""
     responses = []
@@ -32,7 +34,9 @@ def read_responses(sock: socket.socket, count: int) -> list[tuple[bytes, dict[by
             buffer += data
         head, _, buffer = buffer.partition(b"\r\n\r\n")
         status, *lines = head.split(b"\r\n")
-        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(b":") for line in lines)}
+        headers = {
+            k.strip().lower(): v.strip() for k, _, v in (line.partition(b":") for line in lines)
+        }
         length = int(headers[b"content-length"])
         while len(buffer) < length:
             data = sock.recv(65536)
@@ -48,7 +52,9 @@ def get(path: str) -> bytes:
 
 
 def post(path: str, body: bytes) -> bytes:
-    return f"POST {path} HTTP/1.1\r\nHost: test\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: test\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+    )
 
 
 @pytest.fixture
@@ -146,9 +152,7 @@ def test_fastapi_request_id_middleware_sees_no_other_request(start_server):
     server.wait_ready(timeout=40)
     body = os.urandom(256 * 1024)
     with connect(server) as sock:
-        sock.sendall(
-            get("/item/a") + get("/item/b") + post("/upload/c", body) + get("/item/d")
-        )
+        sock.sendall(get("/item/a") + get("/item/b") + post("/upload/c", body) + get("/item/d"))
         responses = read_responses(sock, 4)
         sock.sendall(get("/item/e"))
         responses += read_responses(sock, 1)
