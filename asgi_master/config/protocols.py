@@ -221,6 +221,25 @@ class ProtocolSettings(ServingSettings):
         "How long a client may take to send a complete request head, counted from its first "
         "byte. Slower clients (slowloris) get `408 Request Timeout` and are disconnected.",
     )
+    request_body_timeout: float = setting(
+        Seconds(0),
+        20.0,
+        "http",
+        "How long the app may wait, in all, for a request body that trickles in, before the "
+        "request is ended (`408 Request Timeout` if no response has started, else the "
+        "connection is closed); extended by one second for every `request_body_min_rate` "
+        "bytes received (Apache's `RequestReadTimeout body=20,MinRate=500`). Only time the app "
+        "spends waiting in `receive` for body that has not arrived counts: an app that is slow "
+        "to read is never cut off. `0` turns the limit off. Checked once a second.",
+    )
+    request_body_min_rate: int = setting(
+        ByteSize(),
+        500,
+        "http",
+        "Bytes per second of request body that keep a slow upload going past "
+        "`request_body_timeout`: each this many bytes received buy one more second of waiting "
+        "(`0`: no extension, the body must come within `request_body_timeout` of waiting).",
+    )
     limit_request_line: int = setting(
         Int(64, 1048576),
         8190,

@@ -18,6 +18,7 @@ from ..channel import DURATION_BUCKETS, WorkerStats
 from ..config import Config
 from .accesslog import AccessLog
 from .asgi import HTTP_EXTENSIONS, ASGIApp
+from .bodyrate import BodyRate
 from .http.proxy import ProxyTrust
 from .http.reader import Limits
 from .http.writer import SERVER_LINE
@@ -65,6 +66,8 @@ class WorkerSettings:
     root_path: str
     keepalive_timeout: float
     request_header_timeout: float
+    #: the slow-body rule every request cycle applies
+    body_rate: BodyRate
     limit_concurrency: int
     debug: bool
     limits: Limits
@@ -92,6 +95,7 @@ class WorkerSettings:
             root_path=config.root_path,
             keepalive_timeout=config.keepalive_timeout,
             request_header_timeout=config.request_header_timeout,
+            body_rate=BodyRate(config.request_body_timeout, config.request_body_min_rate),
             limit_concurrency=config.limit_concurrency,
             debug=config.debug,
             limits=Limits.from_config(config),
@@ -145,12 +149,16 @@ class WorkerState:
     duration_sum: float = 0.0
     #: debug pages for app errors (``debug``), read by every request cycle
     debug: bool = False
+    #: the slow-body rule, read by every request cycle, and the requests it cut off
+    body_rate: BodyRate = BodyRate(0.0, 0)  # noqa: RUF009 (frozen; replaced from settings)
+    body_timeouts: int = 0
     #: the context variables as the worker's boot left them (the app imported, ``post_fork``
     #: run), captured once: every task that runs the app starts from a copy (``start_task``)
     base_context: contextvars.Context = field(default_factory=contextvars.copy_context)
 
     def __post_init__(self) -> None:
         self.debug = self.settings.debug
+        self.body_rate = self.settings.body_rate
         if self.settings.durations and self.durations is None:
             self.durations = [0] * (len(DURATION_BUCKETS) + 1)
 
@@ -186,4 +194,5 @@ class WorkerState:
             connections=len(self.connections),
             durations=tuple(self.durations or ()),
             duration_sum=self.duration_sum,
+            body_timeouts=self.body_timeouts,
         )

@@ -471,7 +471,11 @@ class HTTPProtocol(asyncio.Protocol):
 
     def close_if_idle(self, now: float, idle_for: float) -> None:
         """Close the connection if no request is in progress and nothing has arrived for
-        ``idle_for`` seconds; a request head slower than ``request_header_timeout`` gets 408."""
+        ``idle_for`` seconds; a request head slower than ``request_header_timeout`` gets 408,
+        a request body slower than the slow-body rule too (the cycle's check)."""
+        cycle = self.cycle
+        if cycle is not None:
+            cycle.enforce_body_rate(now)
         conn = self.conn
         verdict = conn.idle_verdict(now, idle_for, self.settings.request_header_timeout)
         if verdict is None:
