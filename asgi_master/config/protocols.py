@@ -138,6 +138,18 @@ class ProtocolSettings(ServingSettings):
         "over `X-Forwarded-*` when a request has both, so the proxy should set (or strip) the "
         "one it uses.",
     )
+    proxy_protocol: bool = setting(
+        Bool(),
+        False,
+        "http",
+        "Every connection starts with a PROXY protocol header (HAProxy's `send-proxy` or "
+        "`send-proxy-v2`, AWS NLB, GCP and most layer-4 load balancers; v1 or v2, detected) "
+        "whose addresses become the client and server of its requests and the access log's "
+        "client. Only peers in `forwarded_allow_ips` may connect; a connection from another "
+        "peer, or one without a valid header, is closed before it reaches the app. The header "
+        "comes before TLS on a TLS listener. v2's `LOCAL` (health checks) keeps the "
+        "connection's own addresses.",
+    )
     # -- logging (access-log format)
     access_log_format: str = setting(
         AccessLogTemplate(),

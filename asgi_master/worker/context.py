@@ -78,6 +78,9 @@ class WorkerSettings:
     extensions: dict[str, Any]
     #: proxy headers are applied from trusted peers (None: ``proxy_headers = false``)
     proxy: ProxyTrust | None
+    #: connections must start with a PROXY header, from these peers (None: ``proxy_protocol =
+    #: false``)
+    proxy_protocol: ProxyTrust | None
     #: access-log lines (None: ``access_log = false``)
     access_log: AccessLog | None
     #: TLS on the listening sockets (None: plain TCP)
@@ -103,6 +106,9 @@ class WorkerSettings:
             server_line=SERVER_LINE if config.server_header else b"",
             extensions=dict(HTTP_EXTENSIONS),
             proxy=ProxyTrust(config.forwarded_allow_ips) if config.proxy_headers else None,
+            proxy_protocol=(
+                ProxyTrust(config.forwarded_allow_ips) if config.proxy_protocol else None
+            ),
             access_log=AccessLog.from_config(config),
             ssl=build_ssl_context(config),
             health_paths={

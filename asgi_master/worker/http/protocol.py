@@ -40,6 +40,7 @@ from .sendfile import send_file
 
 if TYPE_CHECKING:
     from ..context import WorkerState
+    from ..proxyproto import ProxyHeader
 
 log = logging.getLogger("asgi_master.error")
 
@@ -71,6 +72,7 @@ class HTTPProtocol(asyncio.Protocol):
     __slots__ = (
         "_closed",
         "_gate",
+        "_proxy_header",
         "_reading",
         "_upgrades",
         "conn",
@@ -84,9 +86,15 @@ class HTTPProtocol(asyncio.Protocol):
     )
 
     def __init__(
-        self, worker: WorkerState, upgrades: Mapping[bytes, UpgradeHandler] | None = None
+        self,
+        worker: WorkerState,
+        upgrades: Mapping[bytes, UpgradeHandler] | None = None,
+        proxy_header: ProxyHeader | None = None,
     ) -> None:
+        """``proxy_header``: the PROXY header the connection began with (proxyproto/entry.py
+        read it), whose addresses are the connection's."""
         self.worker = worker
+        self._proxy_header = proxy_header
         settings = self.settings = worker.settings
         loop = self.loop = worker.loop
         self._upgrades = upgrades or {}
@@ -114,7 +122,7 @@ class HTTPProtocol(asyncio.Protocol):
         transport = cast(asyncio.Transport, transport)
         self.transport = transport
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
-        self.info = ConnectionInfo.of(transport, self.settings.extensions)
+        self.info = ConnectionInfo.of(transport, self.settings.extensions, self._proxy_header)
         self.worker.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
