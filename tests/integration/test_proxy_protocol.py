@@ -342,3 +342,30 @@ def test_v1_unknown_keeps_the_connections_own_addresses(start_server):
         report = report_of(read_all(sock))
     assert report["client"] == ["127.0.0.1", local[1]]
     assert report["proxy_protocol"]["command"] == "LOCAL"
+
+
+def test_a_websocket_behind_the_header_gets_its_addresses(start_server):
+    server = serve(start_server)
+    upgrade = (
+        b"GET /ws HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    header = b"PROXY TCP6 2001:db8::9 2001:db8::1 6000 443\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(header + upgrade)
+        received = b""
+        while b"\r\n\r\n" not in received or len(received.partition(b"\r\n\r\n")[2]) < 2:
+            received += sock.recv(65536)
+        head, _, frames = received.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101")
+        while len(frames) < 4:
+            frames += sock.recv(65536)
+        assert frames[0] == 0x81  # one final text frame, unmasked
+        length, start = frames[1] & 0x7F, 2
+        if length == 126:
+            length, start = struct.unpack_from("!H", frames, 2)[0], 4
+        while len(frames) < start + length:
+            frames += sock.recv(65536)
+    report = json.loads(frames[start : start + length])
+    assert report["client"] == ["2001:db8::9", 6000]
+    assert report["scheme"] == "ws"
