@@ -91,10 +91,8 @@ class HTTPProtocol(asyncio.Protocol):
         upgrades: Mapping[bytes, UpgradeHandler] | None = None,
         proxy_header: ProxyHeader | None = None,
     ) -> None:
-        """``proxy_header``: the PROXY header the connection began with (proxyproto/entry.py
-        read it), whose addresses are the connection's."""
         self.worker = worker
-        self._proxy_header = proxy_header
+        self._proxy_header = proxy_header  # the PROXY header it began with: its addresses
         settings = self.settings = worker.settings
         loop = self.loop = worker.loop
         self._upgrades = upgrades or {}
@@ -259,8 +257,7 @@ class HTTPProtocol(asyncio.Protocol):
         scope["extensions"] = self.info.extensions
         has_body = bool(head.content_length or head.chunked)
         cycle = self.cycle = RequestCycle(scope, self, worker, has_body)
-        # in a context of its own, though this may run in the previous request's task; the
-        # cycle removes its own task from worker.tasks when it ends (no done callback)
+        # a fresh context (start_task); the cycle removes its own task from worker.tasks
         cycle.task = worker.start_task(cycle.run(worker.app))
 
     def _upgrade(self, head: RequestHead) -> None:
@@ -479,11 +476,9 @@ class HTTPProtocol(asyncio.Protocol):
 
     def close_if_idle(self, now: float, idle_for: float) -> None:
         """Close the connection if no request is in progress and nothing has arrived for
-        ``idle_for`` seconds; a request head slower than ``request_header_timeout`` gets 408,
-        a request body slower than the slow-body rule too (the cycle's check)."""
-        cycle = self.cycle
-        if cycle is not None:
-            cycle.enforce_body_rate(now)
+        ``idle_for`` seconds; a request head slower than ``request_header_timeout`` gets 408."""
+        if self.cycle is not None:
+            self.cycle.enforce_body_rate(now)  # a body slower than the slow-body rule: 408
         conn = self.conn
         verdict = conn.idle_verdict(now, idle_for, self.settings.request_header_timeout)
         if verdict is None:
