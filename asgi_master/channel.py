@@ -51,7 +51,8 @@ class WorkerStats:
 
     On the wire: ``requests=N connections=M`` and, when the worker keeps the request-duration
     histogram (a metrics endpoint wants it), ``durations=c0,c1,...`` (one count per bound of
-    DURATION_BUCKETS, then one for longer) and ``duration_sum=S`` (seconds).
+    DURATION_BUCKETS, then one for longer) and ``duration_sum=S`` (seconds); then
+    ``body_timeouts=K`` once the slow-body rule has cut a request off.
     """
 
     #: requests served since the worker started
@@ -61,6 +62,8 @@ class WorkerStats:
     #: the histogram's counts; empty when the worker keeps none
     durations: tuple[int, ...] = ()
     duration_sum: float = 0.0
+    #: requests cut off by the slow-body rule (request_body_timeout / _min_rate)
+    body_timeouts: int = 0
 
     def encode(self) -> str:
         """The STATS message's detail."""
@@ -70,6 +73,8 @@ class WorkerStats:
                 f" durations={','.join(map(str, self.durations))}"
                 f" duration_sum={self.duration_sum:.6f}"
             )
+        if self.body_timeouts:
+            text += f" body_timeouts={self.body_timeouts}"
         return text
 
     @classmethod
@@ -85,15 +90,17 @@ class WorkerStats:
             if "durations" in fields:
                 durations = tuple(int(count) for count in fields["durations"].split(","))
                 duration_sum = float(fields.get("duration_sum", "0"))
+            body_timeouts = int(fields.get("body_timeouts", "0"))
         except (KeyError, ValueError):
             return None
         if (
             requests < 0
             or connections < 0
+            or body_timeouts < 0
             or (durations and (len(durations) != len(DURATION_BUCKETS) + 1 or min(durations) < 0))
         ):
             return None
-        return cls(requests, connections, durations, duration_sum)
+        return cls(requests, connections, durations, duration_sum, body_timeouts)
 
 
 class ChannelWriter:

@@ -139,6 +139,18 @@ class ProtocolSettings(ServingSettings):
         "over `X-Forwarded-*` when a request has both, so the proxy should set (or strip) the "
         "one it uses.",
     )
+    proxy_protocol: bool = setting(
+        Bool(),
+        False,
+        "http",
+        "Every connection starts with a PROXY protocol header (HAProxy's `send-proxy` or "
+        "`send-proxy-v2`, AWS NLB, GCP and most layer-4 load balancers; v1 or v2, detected) "
+        "whose addresses become the client and server of its requests and the access log's "
+        "client. Only peers in `forwarded_allow_ips` may connect; a connection from another "
+        "peer, or one without a valid header, is closed before it reaches the app. The header "
+        "comes before TLS on a TLS listener. v2's `LOCAL` (health checks) keeps the "
+        "connection's own addresses.",
+    )
     # -- logging (access-log format)
     access_log_format: str = setting(
         AccessLogTemplate(),
@@ -221,6 +233,25 @@ class ProtocolSettings(ServingSettings):
         "http",
         "How long a client may take to send a complete request head, counted from its first "
         "byte. Slower clients (slowloris) get `408 Request Timeout` and are disconnected.",
+    )
+    request_body_timeout: float = setting(
+        Seconds(0),
+        20.0,
+        "http",
+        "How long the app may wait, in all, for a request body that trickles in, before the "
+        "request is ended (`408 Request Timeout` if no response has started, else the "
+        "connection is closed); extended by one second for every `request_body_min_rate` "
+        "bytes received (Apache's `RequestReadTimeout body=20,MinRate=500`). Only time the app "
+        "spends waiting in `receive` for body that has not arrived counts: an app that is slow "
+        "to read is never cut off. `0` turns the limit off. Checked once a second.",
+    )
+    request_body_min_rate: int = setting(
+        ByteSize(),
+        500,
+        "http",
+        "Bytes per second of request body that keep a slow upload going past "
+        "`request_body_timeout`: each this many bytes received buy one more second of waiting "
+        "(`0`: no extension, the body must come within `request_body_timeout` of waiting).",
     )
     limit_request_line: int = setting(
         Int(64, 1048576),

@@ -42,10 +42,13 @@ class Totals:
     requests: int = 0
     buckets: list[int] = field(default_factory=lambda: [0] * (len(DURATION_BUCKETS) + 1))
     duration_sum: float = 0.0
+    #: requests cut off by the slow-body rule, by workers that have exited
+    body_timeouts: int = 0
 
     def add(self, stats: WorkerStats) -> None:
         """Fold one worker's figures in (an exited worker's, or a live one's for a scrape)."""
         self.requests += stats.requests
+        self.body_timeouts += stats.body_timeouts
         for index, count in enumerate(stats.durations):
             self.buckets[index] += count
         self.duration_sum += stats.duration_sum
@@ -155,6 +158,7 @@ def render(master: Supervised) -> str:
         requests=master.totals.requests,
         buckets=list(master.totals.buckets),
         duration_sum=master.totals.duration_sum,
+        body_timeouts=master.totals.body_timeouts,
     )
     for handle in workers:
         labels = f'{{slot="{handle.slot}",pid="{handle.pid}"}}'
@@ -219,6 +223,13 @@ def render(master: Supervised) -> str:
         "counter",
         "Requests served by all workers, exited ones included.",
         [("", float(requests))],
+    )
+    out += _lines(
+        "asgi_master_request_body_timeouts_total",
+        "counter",
+        "Requests cut off because their body came too slowly (request_body_timeout, "
+        "request_body_min_rate), all workers, exited ones included.",
+        [("", float(overall.body_timeouts))],
     )
     out += _lines(
         "asgi_master_worker_exits_total",

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextvars
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -17,6 +18,7 @@ from ..channel import DURATION_BUCKETS, WorkerStats
 from ..config import Config
 from .accesslog import AccessLog
 from .asgi import HTTP_EXTENSIONS, ASGIApp
+from .bodyrate import BodyRate
 from .http.proxy import ProxyTrust
 from .http.reader import Limits
 from .http.writer import ResponseDefaults
@@ -64,6 +66,8 @@ class WorkerSettings:
     root_path: str
     keepalive_timeout: float
     request_header_timeout: float
+    #: the slow-body rule every request cycle applies
+    body_rate: BodyRate
     limit_concurrency: int
     debug: bool
     limits: Limits
@@ -74,6 +78,9 @@ class WorkerSettings:
     extensions: dict[str, Any]
     #: proxy headers are applied from trusted peers (None: ``proxy_headers = false``)
     proxy: ProxyTrust | None
+    #: connections must start with a PROXY header, from these peers (None: ``proxy_protocol =
+    #: false``)
+    proxy_protocol: ProxyTrust | None
     #: access-log lines (None: ``access_log = false``)
     access_log: AccessLog | None
     #: TLS on the listening sockets (None: plain TCP)
@@ -91,6 +98,7 @@ class WorkerSettings:
             root_path=config.root_path,
             keepalive_timeout=config.keepalive_timeout,
             request_header_timeout=config.request_header_timeout,
+            body_rate=BodyRate(config.request_body_timeout, config.request_body_min_rate),
             limit_concurrency=config.limit_concurrency,
             debug=config.debug,
             limits=Limits.from_config(config),
@@ -98,6 +106,9 @@ class WorkerSettings:
             response_defaults=ResponseDefaults.from_config(config),
             extensions=dict(HTTP_EXTENSIONS),
             proxy=ProxyTrust(config.forwarded_allow_ips) if config.proxy_headers else None,
+            proxy_protocol=(
+                ProxyTrust(config.forwarded_allow_ips) if config.proxy_protocol else None
+            ),
             access_log=AccessLog.from_config(config),
             ssl=build_ssl_context(config),
             health_paths={
@@ -144,11 +155,27 @@ class WorkerState:
     duration_sum: float = 0.0
     #: debug pages for app errors (``debug``), read by every request cycle
     debug: bool = False
+    #: the slow-body rule, read by every request cycle, and the requests it cut off
+    body_rate: BodyRate = BodyRate(0.0, 0)  # noqa: RUF009 (frozen; replaced from settings)
+    body_timeouts: int = 0
+    #: the context variables as the worker's boot left them (the app imported, ``post_fork``
+    #: run), captured once: every task that runs the app starts from a copy (``start_task``)
+    base_context: contextvars.Context = field(default_factory=contextvars.copy_context)
 
     def __post_init__(self) -> None:
         self.debug = self.settings.debug
+        self.body_rate = self.settings.body_rate
         if self.settings.durations and self.durations is None:
             self.durations = [0] * (len(DURATION_BUCKETS) + 1)
+
+    def start_task(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run ``coro`` (one HTTP request, one WebSocket session) as a task in a fresh copy of
+        ``base_context``, tracked in ``tasks`` until it removes itself. Whatever code path
+        starts it (the previous request's ``send`` starting a pipelined one, the app's
+        ``receive`` resuming the read), it never sees another request's context variables."""
+        task = self.loop.create_task(coro, context=self.base_context.copy())
+        self.tasks.add(task)
+        return task
 
     def over_capacity(self) -> bool:
         """``limit_concurrency`` is reached: a new request or WebSocket gets a 503."""
@@ -173,4 +200,5 @@ class WorkerState:
             connections=len(self.connections),
             durations=tuple(self.durations or ()),
             duration_sum=self.duration_sum,
+            body_timeouts=self.body_timeouts,
         )

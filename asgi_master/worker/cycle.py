@@ -11,7 +11,10 @@ there is nothing to repair, and the failure is only logged.
 The cycle holds the request body the app has not taken yet; the protocol pushes into it
 (``add_body``, ``end_body``, ``disconnect``) and hears back through its ``Stream``
 (stream.py) when the app consumed some (``body_consumed``), which is where flow control
-lives. Nothing here knows about HTTP/1.1 or HTTP/2 bytes.
+lives. It also measures how long the app waits in ``receive`` for body that has not come, so
+the slow-body rule (bodyrate.py) is applied the same way for every protocol: the adapter's
+once-a-second sweep calls ``enforce_body_rate`` for each request it carries. Nothing here knows
+about HTTP/1.1 or HTTP/2 bytes.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collections.abc import Awaitable, Callable
 from typing import Final, Protocol
 
 from .asgi import ASGIApp, ASGIMessageError, ClientDisconnected, Message, ResponseError, Scope
+from .bodyrate import BodyRate
 from .stream import Stream
 
 log = logging.getLogger("asgi_master.error")
@@ -42,6 +46,10 @@ class CycleOwner(Protocol):
     tasks: set[asyncio.Task[None]]
     #: a failing app's 500 carries its traceback
     debug: bool
+    #: the slow-body rule (``request_body_timeout``, ``request_body_min_rate``)
+    body_rate: BodyRate
+    #: requests cut off by it, for the metrics
+    body_timeouts: int
 
 
 class ResponseState(enum.Enum):
@@ -78,10 +86,13 @@ class RequestCycle:
         "_body_complete",
         "_body_delivered",
         "_body_size",
+        "_body_taken",
         "_disconnected",
         "_owner",
         "_receiving",
         "_trailers",
+        "_wait_since",
+        "_waited",
         "_waiter",
         "scope",
         "start_time",
@@ -111,6 +122,11 @@ class RequestCycle:
         #: ``trailers: True`` in the response start
         self._trailers = False
         self._waiter: asyncio.Future[None] | None = None
+        #: the slow-body accounting: body bytes handed to the app, seconds it waited in
+        #: ``receive`` for body in all (before the wait in progress), when that wait began
+        self._body_taken = 0
+        self._waited = 0.0
+        self._wait_since: float | None = None
         self.start_time = time.monotonic()
 
     def _to(self, state: ResponseState) -> None:
@@ -141,6 +157,43 @@ class RequestCycle:
         raises ``ClientDisconnected``."""
         self._disconnected = True
         self._wake()
+
+    def enforce_body_rate(self, now: float) -> bool:
+        """The sweep's check (``now`` is the loop's time): if the app has waited in ``receive``
+        for request body longer than the slow-body rule allows, end the request (``408`` if
+        none of the response has gone out, else cut it off), log one line, count it, and
+        return True. The app's ``receive`` then says ``http.disconnect``."""
+        since = self._wait_since
+        if since is None:
+            return False
+        rule = self._owner.body_rate
+        waited = self._waited + (now - since)
+        received = self._body_taken + self._body_size
+        if not rule.overdue(waited, received):
+            return False
+        state = self.state
+        scope = self.scope
+        client = scope.get("client")
+        detail = (
+            f"request body too slow: {received} bytes in {waited:.0f}s of the app waiting "
+            f"({rule.describe()})"
+        )
+        self._owner.body_timeouts += 1
+        self._disconnected = True
+        self._to(_COMPLETE)
+        if state in _PARTLY_SENT:
+            self.stream.abort(detail)  # the stream logs why it closes
+        else:
+            log.info(
+                "%s %s from %s: %s: 408",
+                scope.get("method", "-"),
+                scope.get("path", "-"),
+                f"{client[0]}:{client[1]}" if client else "-",
+                detail,
+            )
+            self.stream.refuse(408, b"Request Timeout\n", b"text/plain; charset=utf-8")
+        self._wake()
+        return True
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -208,8 +261,17 @@ class RequestCycle:
                 return dict(_DISCONNECT)
             if not self._body_delivered and (self._body or self._body_complete):
                 break
-            waiter = self._waiter = self._owner.loop.create_future()
-            await waiter
+            loop = self._owner.loop
+            waiter = self._waiter = loop.create_future()
+            if self._body_complete:
+                await waiter  # for the disconnect: not a wait for the client's body
+                continue
+            since = self._wait_since = loop.time()
+            try:
+                await waiter
+            finally:
+                self._wait_since = None
+                self._waited += loop.time() - since
         body = self._body
         data = body[0] if len(body) == 1 else b"".join(body)
         body.clear()
@@ -219,6 +281,7 @@ class RequestCycle:
         # once the last part is handed over, later calls wait for the disconnect
         self._body_delivered = not more
         if size:
+            self._body_taken += size
             self.stream.body_consumed(size)
         return {"type": "http.request", "body": data, "more_body": more}
 
@@ -226,6 +289,9 @@ class RequestCycle:
 
     async def send(self, message: Message) -> None:
         """Validate one response message against the state and hand it to the stream."""
+        if self._disconnected:
+            # (also after the server ended the request itself: a slow body's 408)
+            raise ClientDisconnected("the client has disconnected")
         try:
             handler = self._allowed.get(message["type"])
         except (KeyError, TypeError):
@@ -234,8 +300,6 @@ class RequestCycle:
             raise ASGIMessageError(
                 f"unexpected {message['type']!r} message while the response is {self.state.value}"
             )
-        if self._disconnected:
-            raise ClientDisconnected("the client has disconnected")
         pending = handler(self, message)
         if pending is not None:
             await pending

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from typing import Any
 
@@ -49,8 +50,10 @@ class Lifespan:
         self._task: asyncio.Task[None] | None = None
         self._received = False
 
-    async def startup(self) -> None:
-        """Send ``lifespan.startup`` and wait for the answer; raise LifespanFailure if it fails."""
+    async def startup(self, context: contextvars.Context | None = None) -> None:
+        """Send ``lifespan.startup`` and wait for the answer; raise LifespanFailure if it fails.
+        The app's lifespan task runs in a copy of ``context`` (the worker's base context) when
+        given, so what it sets is seen by no request (they share ``state`` instead)."""
         if self.mode == "off":
             return
         scope = {
@@ -58,7 +61,8 @@ class Lifespan:
             "asgi": LIFESPAN_VERSION,
             "state": self.state,
         }
-        self._task = asyncio.get_running_loop().create_task(self._run(scope))
+        fresh = context.copy() if context is not None else None
+        self._task = asyncio.get_running_loop().create_task(self._run(scope), context=fresh)
         reply = await self._exchange("lifespan.startup")
         if reply is None:
             return

@@ -19,6 +19,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from typing import Final
 
 import setproctitle
@@ -34,6 +35,8 @@ from .asgi import ASGIApp
 from .context import WorkerSettings, WorkerState
 from .http.protocol import DRAIN_IDLE_GRACE, HTTPProtocol
 from .lifespan import Lifespan, LifespanFailure
+from .proxyproto import ProxyHeader
+from .proxyproto.entry import entry_factory
 from .ws import UPGRADES
 
 log = logging.getLogger("asgi_master.error")
@@ -205,7 +208,7 @@ class Worker:
     async def run(self) -> int:
         """Boot, serve until told to stop, drain; the process's exit status."""
         try:
-            await self.lifespan.startup()
+            await self.lifespan.startup(self.ctx.base_context)
         except LifespanFailure as exc:
             details = f"\n{exc.details}" if exc.details else ""
             log.error(
@@ -223,10 +226,18 @@ class Worker:
             self.channel.send(Kind.BOOTFAIL, f"{failure} (traceback above)")
             await self.lifespan.shutdown(timeout=max(self.config.graceful_timeout, 1.0))
             return EXIT_BOOT_FAILED
-        servers = [
-            await self.loop.create_server(
-                self._protocol, sock=sock, backlog=self.config.backlog, ssl=self.ctx.settings.ssl
+        settings = self.ctx.settings
+        if settings.proxy_protocol is None:
+            factory: Callable[[], asyncio.BaseProtocol] = self._protocol
+            tls = settings.ssl
+        else:
+            # the PROXY header comes before the TLS handshake: the entry stage starts TLS
+            factory = entry_factory(
+                self.ctx, self._behind_proxy, settings.proxy_protocol, settings.ssl
             )
+            tls = None
+        servers = [
+            await self.loop.create_server(factory, sock=sock, backlog=self.config.backlog, ssl=tls)
             for sock in self.listeners
         ]
         loop = self.loop
@@ -259,6 +270,9 @@ class Worker:
 
     def _protocol(self) -> HTTPProtocol:
         return HTTPProtocol(self.ctx, UPGRADES)
+
+    def _behind_proxy(self, header: ProxyHeader) -> HTTPProtocol:
+        return HTTPProtocol(self.ctx, UPGRADES, proxy_header=header)
 
     def stop(self, graceful: bool, reason: str = "shutdown") -> None:
         """Begin stopping; a fast stop may overrule a graceful one in progress. ``reason`` is

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from .context import WorkerSettings
+    from .proxyproto import ProxyHeader
 
 
 def _address(sock: socket.socket, peer: bool) -> tuple[str, int] | None:
@@ -39,8 +40,14 @@ class ConnectionInfo:
     extensions: dict[str, Any]
 
     @classmethod
-    def of(cls, transport: asyncio.BaseTransport, extensions: dict[str, Any]) -> ConnectionInfo:
-        """The facts of a freshly accepted connection."""
+    def of(
+        cls,
+        transport: asyncio.BaseTransport,
+        extensions: dict[str, Any],
+        proxy: ProxyHeader | None = None,
+    ) -> ConnectionInfo:
+        """The facts of a freshly accepted connection; with the PROXY header it began with, the
+        header's (``behind_proxy``)."""
         sock = transport.get_extra_info("socket")
         client: tuple[str, int] | None = None
         server: tuple[str, int | None] | None = None
@@ -52,9 +59,32 @@ class ConnectionInfo:
                 server = (str(sock.getsockname()), None)
         ssl_object = transport.get_extra_info("ssl_object")
         if ssl_object is None:
-            return cls(client, server, "http", extensions)
-        extensions = {**extensions, "tls": tls_scope_extension(ssl_object)}
-        return cls(client, server, "https", extensions)
+            info = cls(client, server, "http", extensions)
+        else:
+            extensions = {**extensions, "tls": tls_scope_extension(ssl_object)}
+            info = cls(client, server, "https", extensions)
+        return info if proxy is None else info.behind_proxy(proxy)
+
+    def behind_proxy(self, header: ProxyHeader) -> ConnectionInfo:
+        """The facts as the PROXY header tells them: its addresses (unless LOCAL), ``https``
+        when the client spoke TLS to the proxy, and the ``proxy_protocol`` extension with what
+        else it said and who the proxy is."""
+        told = {
+            "version": header.version,
+            "command": header.command.value,
+            "proxy": self.client,
+            "tls": header.tls,
+            "tls_version": header.tls_version,
+            "tls_cipher": header.tls_cipher,
+            "alpn": header.alpn,
+            "authority": header.authority,
+            "unique_id": header.unique_id,
+        }
+        extensions = {**self.extensions, "proxy_protocol": told}
+        if header.command.value == "LOCAL":
+            return ConnectionInfo(self.client, self.server, self.scheme, extensions)
+        scheme = "https" if header.tls else self.scheme
+        return ConnectionInfo(header.client, header.server, scheme, extensions)
 
 
 def request_scope(

@@ -40,6 +40,7 @@ from .sendfile import send_file
 
 if TYPE_CHECKING:
     from ..context import WorkerState
+    from ..proxyproto import ProxyHeader
 
 log = logging.getLogger("asgi_master.error")
 
@@ -71,6 +72,7 @@ class HTTPProtocol(asyncio.Protocol):
     __slots__ = (
         "_closed",
         "_gate",
+        "_proxy_header",
         "_reading",
         "_upgrades",
         "conn",
@@ -84,9 +86,13 @@ class HTTPProtocol(asyncio.Protocol):
     )
 
     def __init__(
-        self, worker: WorkerState, upgrades: Mapping[bytes, UpgradeHandler] | None = None
+        self,
+        worker: WorkerState,
+        upgrades: Mapping[bytes, UpgradeHandler] | None = None,
+        proxy_header: ProxyHeader | None = None,
     ) -> None:
         self.worker = worker
+        self._proxy_header = proxy_header  # the PROXY header it began with: its addresses
         settings = self.settings = worker.settings
         loop = self.loop = worker.loop
         self._upgrades = upgrades or {}
@@ -114,7 +120,7 @@ class HTTPProtocol(asyncio.Protocol):
         transport = cast(asyncio.Transport, transport)
         self.transport = transport
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
-        self.info = ConnectionInfo.of(transport, self.settings.extensions)
+        self.info = ConnectionInfo.of(transport, self.settings.extensions, self._proxy_header)
         self.worker.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -251,9 +257,8 @@ class HTTPProtocol(asyncio.Protocol):
         scope["extensions"] = self.info.extensions
         has_body = bool(head.content_length or head.chunked)
         cycle = self.cycle = RequestCycle(scope, self, worker, has_body)
-        # the cycle removes its own task from worker.tasks when it ends (no done callback)
-        cycle.task = task = self.loop.create_task(cycle.run(worker.app))
-        worker.tasks.add(task)
+        # a fresh context (start_task); the cycle removes its own task from worker.tasks
+        cycle.task = worker.start_task(cycle.run(worker.app))
 
     def _upgrade(self, head: RequestHead) -> None:
         if self.worker.over_capacity():
@@ -472,6 +477,8 @@ class HTTPProtocol(asyncio.Protocol):
     def close_if_idle(self, now: float, idle_for: float) -> None:
         """Close the connection if no request is in progress and nothing has arrived for
         ``idle_for`` seconds; a request head slower than ``request_header_timeout`` gets 408."""
+        if self.cycle is not None:
+            self.cycle.enforce_body_rate(now)  # a body slower than the slow-body rule: 408
         conn = self.conn
         verdict = conn.idle_verdict(now, idle_for, self.settings.request_header_timeout)
         if verdict is None:

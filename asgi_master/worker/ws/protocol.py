@@ -64,10 +64,9 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def start(self, trailing: bytes) -> None:
         """Run the app, and process the bytes that came after the request head."""
-        tasks = self.worker.tasks
-        task = self.loop.create_task(self._run_app())
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+        # a context of its own, like every HTTP request's (an upgrade may come in a pipeline)
+        task = self.worker.start_task(self._run_app())
+        task.add_done_callback(self.worker.tasks.discard)
         if not self.transport.is_reading():
             self.transport.resume_reading()
         if trailing:
