@@ -87,6 +87,12 @@ def run_worker(
     app object (or factory) the master imported with ``preload_app``, else None."""
     for signum in _RESET_SIGNALS:
         signal.signal(signum, signal.SIG_DFL)
+    # a graceful stop that comes while the worker boots (the master replaces or stops a worker
+    # that is not ready yet) is kept for when it has booted, so that it still ends the way
+    # every worker does (lifespan shutdown, worker_exit) instead of dying by the signal
+    early = EarlyStop()
+    signal.signal(signal.SIGTERM, early.record)
+    signal.signal(signal.SIGHUP, early.record)
     setproctitle.setproctitle(f"asgi-master: worker {worker_id} [{config.title_name}]")
     _die_with_parent(master_pid)
     faulthandler.enable(file=sys.stderr, all_threads=True)
@@ -112,7 +118,7 @@ def run_worker(
         loop = uvloop.new_event_loop()
         asyncio.set_event_loop(loop)
         try:
-            worker = Worker(config, app, listeners, channel, me, master_pid, loop)
+            worker = Worker(config, app, listeners, channel, me, master_pid, loop, early)
             return loop.run_until_complete(worker.run())
         finally:
             loop.close()
@@ -172,6 +178,18 @@ class DescriptorWatch:
         return used
 
 
+class EarlyStop:
+    """The graceful stop signals (TERM, HUP) received before the worker could serve."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def record(self, signum: int, frame: object) -> None:
+        # a signal handler: only remember (TERM wins over HUP: the server stops)
+        if self.signum != signal.SIGTERM:
+            self.signum = signum
+
+
 class Worker:
     """The serving life of one worker process."""
 
@@ -184,8 +202,10 @@ class Worker:
         me: hooks.Worker,
         master_pid: int,
         loop: asyncio.AbstractEventLoop,
+        early: EarlyStop | None = None,
     ) -> None:
         self.config = config
+        self.early = early or EarlyStop()
         self.app = app
         self.listeners = listeners
         self.channel = channel
@@ -226,6 +246,14 @@ class Worker:
             self.channel.send(Kind.BOOTFAIL, f"{failure} (traceback above)")
             await self.lifespan.shutdown(timeout=max(self.config.graceful_timeout, 1.0))
             return EXIT_BOOT_FAILED
+        if self.early.signum is not None:
+            log.info(
+                "Worker %d: told to stop (%s) while it booted: not serving",
+                self.worker_id,
+                signal.Signals(self.early.signum).name,
+            )
+            await self.lifespan.shutdown(timeout=max(self.config.graceful_timeout, 1.0))
+            return EXIT_OK
         settings = self.ctx.settings
         if settings.proxy_protocol is None:
             factory: Callable[[], asyncio.BaseProtocol] = self._protocol
@@ -246,6 +274,8 @@ class Worker:
         loop.add_signal_handler(signal.SIGINT, self.stop, False)
         loop.add_signal_handler(signal.SIGQUIT, self.stop, False)
         loop.add_signal_handler(signal.SIGUSR1, reopen_logs)  # log rotation
+        if self.early.signum is not None:  # it came after the check above, before the handlers
+            self.stop(True, "restart" if self.early.signum == signal.SIGHUP else "shutdown")
         self.descriptors = DescriptorWatch()
         self.channel.send(Kind.READY)
         log.debug("Worker %d ready", self.worker_id)
