@@ -10,6 +10,7 @@ from .events import (
     RequestBody,
     RequestEnded,
     RequestReceived,
+    RequestRefused,
     StreamReset,
     StreamWritable,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "RequestHead",
     "RequestLimits",
     "RequestReceived",
+    "RequestRefused",
     "ServerStream",
     "StreamReset",
     "StreamWritable",

@@ -42,6 +42,7 @@ from .events import (
     RequestBody,
     RequestEnded,
     RequestReceived,
+    RequestRefused,
     StreamReset,
 )
 from .frames import (
@@ -463,6 +464,7 @@ class Connection(ControlFrames):
             except RejectedRequest as exc:
                 stream = self.streams[stream_id] = ServerStream(self, stream_id, None, end_stream)
                 stream.refuse_request(exc.status, exc.reason)
+                self._events.append(RequestRefused(stream_id, exc.status, exc.reason))
                 return
             if unchanged and len(block) <= _HEAD_CACHE_BLOCK:
                 if len(self._heads) >= _HEAD_CACHE_MAX:

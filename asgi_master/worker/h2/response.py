@@ -16,10 +16,9 @@ from collections.abc import Iterable
 from typing import Final
 
 from ..asgi import ResponseError
+from ..grammar import CONTROL, TOKEN
 from .compression import encode_field, status_field
 
-_TOKEN: Final = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
-_BAD_VALUE: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _DIGITS: Final = re.compile(rb"[0-9]{1,18}")
 _DROPPED: Final = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"}
@@ -41,12 +40,12 @@ def _check_field(raw_name: object, value: object) -> tuple[bytes, bytes]:
     """Validate one field the cache has not seen; its lowercase name and encoding."""
     if type(raw_name) is not bytes:
         raise ResponseError(f"header name {raw_name!r} must be bytes")
-    if _TOKEN.fullmatch(raw_name) is None:
+    if TOKEN.fullmatch(raw_name) is None:
         raise ResponseError(f"header name {raw_name!r} is not a valid token")
     name = raw_name.lower()
     if type(value) is not bytes:
         raise ResponseError(f"header {name!r}: value {value!r} must be bytes")
-    if _BAD_VALUE.search(value) is not None:
+    if CONTROL.search(value) is not None:
         raise ResponseError(f"header {name!r} has a control character in its value")
     stripped = value.strip(b" \t")
     if name == CONTENT_LENGTH and _DIGITS.fullmatch(stripped) is None:
@@ -93,7 +92,7 @@ def informational_block(status: int, links: Iterable[bytes] = ()) -> list[bytes]
     values."""
     parts = [status_field(status)]
     for link in links:
-        if type(link) is not bytes or _BAD_VALUE.search(link):
+        if type(link) is not bytes or CONTROL.search(link):
             raise ResponseError(f"early hint link {link!r} is not a valid header value")
         parts.append(encode_field(b"link", link.strip(b" \t")))
     return parts

@@ -157,6 +157,16 @@ class ServerStream:
         return self.response is _CANCELLED
 
     @property
+    def body_wanted(self) -> bool:
+        """The response carries a body at all (not for HEAD, 204 or 304)."""
+        return not self._no_body
+
+    @property
+    def response_bytes(self) -> int:
+        """Body bytes of the response sent or waiting for window (for the access log)."""
+        return self.body_bytes + self._queued
+
+    @property
     def waiting(self) -> bool:
         """Something of the response waits in the queue for window (or behind queued DATA)."""
         return bool(self._queued or self._end_queued or self._trailer_block is not None)
@@ -320,10 +330,12 @@ class ServerStream:
         self._advance(_REFUSE)
         self._send_own(status, body, content_type)
 
-    def _send_own(self, status: int, body: bytes, content_type: bytes) -> None:
+    def _send_own(
+        self, status: int, body: bytes, content_type: bytes, extra: Sequence[bytes] = ()
+    ) -> None:
         self.status = status
         self._noted = {}
-        self._fields = [encode_field(b"content-type", content_type)]
+        self._fields = [encode_field(b"content-type", content_type), *extra]
         if self._head_only:
             body = b""
         block = self._head_block(encode_field(CONTENT_LENGTH, b"%d" % len(body)))
@@ -454,14 +466,18 @@ class ServerStream:
                 self, Closure.RESET_BY_US if reset_by_us else Closure.RESET_BY_PEER
             )
 
-    def refuse_request(self, status: int, reason: str) -> None:
+    def refuse_request(self, status: int, reason: str, extra: Sequence[bytes] = ()) -> None:
         """The server answers the request itself with ``status`` (the app is not or no longer
-        in it): the response, then the stream ends under the app."""
+        in it): the response, then the stream ends under the app. ``extra``: more encoded
+        fields (``retry-after``)."""
         if self.response is _IDLE or self.response is _HELD:
             self.response = _DONE
             # its END_STREAM resets the rest of the request, once it has left (_end_sent)
             self._send_own(
-                status, reason.encode("utf-8", "replace") + b"\n", b"text/plain; charset=utf-8"
+                status,
+                reason.encode("utf-8", "replace") + b"\n",
+                b"text/plain; charset=utf-8",
+                extra,
             )
         elif self.state is not _CLOSED:
             # the app's response is partly out: it cannot be finished
