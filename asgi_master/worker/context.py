@@ -17,6 +17,7 @@ from ..channel import DURATION_BUCKETS, WorkerStats
 from ..config import Config
 from .accesslog import AccessLog
 from .asgi import HTTP_EXTENSIONS, ASGIApp
+from .h2.limits import ConnectionLimits
 from .http.proxy import ProxyTrust
 from .http.reader import Limits
 from .http.writer import SERVER_LINE
@@ -83,6 +84,10 @@ class WorkerSettings:
     health_access_log: bool
     #: request durations are counted into a histogram (a metrics endpoint wants them)
     durations: bool
+    #: what an HTTP/2 connection is allowed (None: ``http2 = false``, HTTP/1.1 only)
+    http2: ConnectionLimits | None
+    #: ``Upgrade: h2c`` is taken on plain connections (``http2_upgrade``)
+    http2_upgrade: bool
 
     @classmethod
     def from_config(cls, config: Config) -> WorkerSettings:
@@ -110,6 +115,11 @@ class WorkerSettings:
             },
             health_access_log=config.health_access_log,
             durations=bool(config.metrics_bind),
+            # WebSocket over HTTP/2 (RFC 8441) works: SETTINGS_ENABLE_CONNECT_PROTOCOL is sent
+            http2=ConnectionLimits.from_config(config, connect_protocol=True)
+            if config.http2
+            else None,
+            http2_upgrade=config.http2 and config.http2_upgrade,
         )
 
 
@@ -144,6 +154,9 @@ class WorkerState:
     duration_sum: float = 0.0
     #: debug pages for app errors (``debug``), read by every request cycle
     debug: bool = False
+    #: takes over a connection speaking HTTP/2 from its start, from ``HTTPProtocol`` (ALPN
+    #: ``h2`` or the h2c preface); None with ``http2 = false``
+    http2_handover: Callable[[Any], None] | None = None
 
     def __post_init__(self) -> None:
         self.debug = self.settings.debug

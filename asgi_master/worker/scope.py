@@ -37,6 +37,8 @@ class ConnectionInfo:
     scheme: str
     #: ``scope["extensions"]``: the worker's, plus ``tls`` on a TLS connection
     extensions: dict[str, Any]
+    #: the protocol TLS chose by ALPN (``h2``, ``http/1.1``; None: plain, or none chosen)
+    alpn: str | None = None
 
     @classmethod
     def of(cls, transport: asyncio.BaseTransport, extensions: dict[str, Any]) -> ConnectionInfo:
@@ -54,7 +56,7 @@ class ConnectionInfo:
         if ssl_object is None:
             return cls(client, server, "http", extensions)
         extensions = {**extensions, "tls": tls_scope_extension(ssl_object)}
-        return cls(client, server, "https", extensions)
+        return cls(client, server, "https", extensions, ssl_object.selected_alpn_protocol())
 
 
 def request_scope(

@@ -32,6 +32,7 @@ from .connection import (
     Body,
     ConnectionState,
     HTTPConnection,
+    PriorKnowledge,
     Rejected,
     Upgrade,
 )
@@ -60,7 +61,8 @@ _UPGRADED: Final = ConnectionState.UPGRADED
 
 class UpgradeHandler(Protocol):
     """Takes over a connection whose request asks for its protocol (``Upgrade: <token>``): it
-    calls ``http.detach()`` and moves the transport on, or answers ``http.refuse_request``."""
+    calls ``http.detach()`` and moves the transport on, answers ``http.refuse_request``, or
+    declines (the request is served as an ordinary one)."""
 
     def __call__(self, http: HTTPProtocol, head: RequestHead) -> None: ...
 
@@ -96,6 +98,7 @@ class HTTPProtocol(asyncio.Protocol):
             keep_alive=settings.keepalive_timeout > 0,
             upgrades=self._upgrades,
             server_line=settings.server_line,
+            http2_preface=worker.http2_handover is not None,
         )
         self.transport: asyncio.Transport | None = None
         self.info = ConnectionInfo(None, None, "http", settings.extensions)
@@ -116,6 +119,8 @@ class HTTPProtocol(asyncio.Protocol):
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         self.info = ConnectionInfo.of(transport, self.settings.extensions)
         self.worker.connections.add(self)
+        if self.info.alpn == "h2" and self.worker.http2_handover is not None:
+            self.worker.http2_handover(self)  # HTTP/2 from the start: it calls detach()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
@@ -185,6 +190,9 @@ class HTTPProtocol(asyncio.Protocol):
                 return
             elif isinstance(event, Upgrade):
                 self._upgrade(event.head)
+                return
+            elif isinstance(event, PriorKnowledge):
+                self.worker.http2_handover(self)  # type: ignore[misc]  # (set, or no such event)
                 return
             else:
                 self._rejected(event)
@@ -266,10 +274,13 @@ class HTTPProtocol(asyncio.Protocol):
             return
         assert head.upgrade is not None
         self._upgrades[head.upgrade.lower()](self, head)
+        if not self._closed:  # declined (as a server may): served as an ordinary request
+            self._start(head)
+            self._pump()
 
     def detach(self) -> bytes:
-        """Give up the connection to another protocol (an upgrade): stop tracking it and
-        return the bytes received after the request head."""
+        """Give up the connection to another protocol (an upgrade, or HTTP/2): stop tracking
+        it and return the bytes received after the request head (all, for HTTP/2)."""
         self.worker.connections.discard(self)
         self._closed = True
         return self.conn.upgrade()
