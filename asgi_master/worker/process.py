@@ -32,6 +32,7 @@ from ..logs import setup as setup_logs
 from .app import AppFactoryError, AppLoadError, load_app
 from .asgi import ASGIApp
 from .context import WorkerSettings, WorkerState
+from .h2.entry import entry_points
 from .http.protocol import DRAIN_IDLE_GRACE, HTTPProtocol
 from .lifespan import Lifespan, LifespanFailure
 from .ws import UPGRADES
@@ -195,6 +196,8 @@ class Worker:
         self.ctx = WorkerState(
             WorkerSettings.from_config(config), app, loop, state=self.lifespan.state
         )
+        # HTTP/2 (ALPN h2, the h2c preface, Upgrade: h2c) is handed over from HTTPProtocol
+        self._upgrades, self.ctx.http2_handover = entry_points(self.ctx.settings, UPGRADES)
         if config.max_requests:
             self.ctx.retire_after = config.max_requests + random.randint(
                 0, config.max_requests_jitter
@@ -258,7 +261,7 @@ class Worker:
         return EXIT_OK
 
     def _protocol(self) -> HTTPProtocol:
-        return HTTPProtocol(self.ctx, UPGRADES)
+        return HTTPProtocol(self.ctx, self._upgrades)
 
     def stop(self, graceful: bool, reason: str = "shutdown") -> None:
         """Begin stopping; a fast stop may overrule a graceful one in progress. ``reason`` is
