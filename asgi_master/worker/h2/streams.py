@@ -226,10 +226,12 @@ class ServerStream:
         length = self._noted.get(CONTENT_LENGTH)
         if length is not None and int(length) != size:
             raise ResponseError(f"content-length {length!r} does not match the file's {size} bytes")
-        if length is None and not self._no_body:
+        if length is None and self.status not in _NO_BODY_STATUS:
+            # (a HEAD response carries the length the GET would have)
             self._noted[CONTENT_LENGTH] = b"%d" % size
             self._fields.append(encode_field(CONTENT_LENGTH, b"%d" % size))
-            self._remaining = size
+            if not self._no_body:
+                self._remaining = size
 
     def _head_block(self, length_field: bytes) -> bytes:
         outbox = self._outbox
@@ -271,7 +273,7 @@ class ServerStream:
         end = not more and not trailers
         if response is _HELD:
             length_field = b""
-            if end and not self._no_body and CONTENT_LENGTH not in self._noted:
+            if end and self.status not in _NO_BODY_STATUS and CONTENT_LENGTH not in self._noted:
                 length_field = encode_field(CONTENT_LENGTH, b"%d" % size)
             block = self._head_block(length_field)
             if self._no_body or not size:

@@ -408,9 +408,10 @@ class HTTPConnection:
 
     def upgrade(self) -> bytes:
         """Hand the connection over: the bytes received after the upgrade request's head (or,
-        after ``PRIOR_KNOWLEDGE``, every byte received, the preface first)."""
+        in IDLE, every byte received: HTTP/2 from the start)."""
         if self.state is _IDLE:
-            if self._preface != HTTP2_PREFACE:
+            # HTTP/2 from the start: after PRIOR_KNOWLEDGE, or before any byte (ALPN h2)
+            if self._preface is None:
                 raise ConnectionStateError("UPGRADED without the HTTP/2 preface in state IDLE")
             self._to(_TO_UPGRADED)
             self._preface = None
