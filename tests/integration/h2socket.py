@@ -202,3 +202,79 @@ def client_tls(cafile: str) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=cafile)
     context.set_alpn_protocols(["h2", "http/1.1"])
     return context
+
+
+class FrameReader:
+    """A client that speaks HTTP/2 by hand on a real socket and reads the server's frames as
+    they come (for what h2's client hides: it stops at the first GOAWAY): the preface and an
+    empty SETTINGS, requests as HPACK blocks of literals, frames parsed with hyperframe."""
+
+    def __init__(self, port: int, timeout: float = 10.0) -> None:
+        import hpack
+
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.encoder = hpack.Encoder()
+        self.frames: list[hf.Frame] = []
+        self._buffer = b""
+        self.closed = False
+        self.sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + hf.SettingsFrame(0).serialize())
+
+    def request(
+        self,
+        stream_id: int,
+        path: str,
+        method: str = "GET",
+        extra: Iterable[tuple[str, str]] = (),
+        end_stream: bool = True,
+    ) -> None:
+        fields = [(":method", method), (":scheme", "http"), (":authority", "127.0.0.1")]
+        block = self.encoder.encode([*fields, (":path", path), *extra])
+        flags = ["END_HEADERS", "END_STREAM"] if end_stream else ["END_HEADERS"]
+        self.sock.sendall(hf.HeadersFrame(stream_id, block, flags=flags).serialize())
+
+    def data(self, stream_id: int, payload: bytes, end_stream: bool = False) -> None:
+        flags = ["END_STREAM"] if end_stream else []
+        self.sock.sendall(hf.DataFrame(stream_id, payload, flags=flags).serialize())
+
+    def body(self, stream_id: int) -> bytes:
+        return b"".join(f.data for f in self.of(hf.DataFrame) if f.stream_id == stream_id)
+
+    def read_until(self, done: Any, timeout: float = 15.0) -> None:
+        """Read frames until ``done(self)``, acknowledging SETTINGS and answering PINGs."""
+        deadline = time.monotonic() + timeout
+        while not done(self):
+            left = deadline - time.monotonic()
+            if left <= 0 or self.closed:
+                raise AssertionError(f"not done; frames: {self.frames[-10:]}")
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                continue
+            except ConnectionResetError:
+                data = b""
+            if not data:
+                self.closed = True
+                continue
+            self._buffer += data
+            self._parse()
+
+    def _parse(self) -> None:
+        while len(self._buffer) >= 9:
+            frame, length = hf.Frame.parse_frame_header(memoryview(self._buffer[:9]))
+            if len(self._buffer) < 9 + length:
+                return
+            frame.parse_body(memoryview(self._buffer[9 : 9 + length]))
+            self._buffer = self._buffer[9 + length :]
+            self.frames.append(frame)
+            if isinstance(frame, hf.PingFrame) and "ACK" not in frame.flags:
+                self.sock.sendall(hf.PingFrame(0, frame.opaque_data, flags=["ACK"]).serialize())
+            elif isinstance(frame, hf.SettingsFrame) and "ACK" not in frame.flags:
+                self.sock.sendall(hf.SettingsFrame(0, flags=["ACK"]).serialize())
+
+    def of(self, kind: type) -> list[Any]:
+        return [f for f in self.frames if isinstance(f, kind)]
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()

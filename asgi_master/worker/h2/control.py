@@ -92,6 +92,8 @@ class ControlFrames:
     _last_received: float
     _ping_sent: float | None
     _drain_started: float
+    #: a drain asked for before the client's SETTINGS: when (None: none asked for)
+    _drain_pending: float | None = None
     _settings_sent: float | None
     _block_head: tuple[int, int, int] | None
 
@@ -148,6 +150,8 @@ class ControlFrames:
             raise H2ConnectionError(FRAME_SIZE_ERROR, "SETTINGS length not a multiple of 6")
         if self.state is ConnectionState.AWAITING_SETTINGS:
             self.state = connection_transition(self.state, ConnectionEvent.SETTINGS)
+            if self._drain_pending is not None:
+                self._begin_drain(self._now)  # asked for before the client spoke
         else:
             self._count(Abuse.SETTINGS_FLOOD)
         flush = self._apply_settings(payload)
@@ -312,13 +316,18 @@ class ControlFrames:
         self._now = now
         state = self.state
         if state in _PREFACE_STATES:
-            self.outbox.pieces.append(goaway_frame(0, NO_ERROR))
-            self._end(NO_ERROR, "shut down before the first request", by_peer=False)
+            # accepted as the drain began: its client may be sending requests right now, so
+            # the drain starts once its SETTINGS are here (``_tick`` ends a silent one)
+            if self._drain_pending is None:
+                self._drain_pending = now
         elif state is _OPEN:
-            self.state = connection_transition(state, ConnectionEvent.DRAIN)
-            self._drain_started = now
-            self.outbox.pieces += (goaway_frame(MAX_STREAM_ID, NO_ERROR), ping_frame(DRAIN_PING))
+            self._begin_drain(now)
         return self.take_events()
+
+    def _begin_drain(self, now: float) -> None:
+        self.state = connection_transition(self.state, ConnectionEvent.DRAIN)
+        self._drain_started = now
+        self.outbox.pieces += (goaway_frame(MAX_STREAM_ID, NO_ERROR), ping_frame(DRAIN_PING))
 
     def _last_goaway(self) -> None:
         self.state = connection_transition(self.state, ConnectionEvent.DRAIN_PING)
@@ -344,6 +353,15 @@ class ControlFrames:
         state = self.state
         if state is _GOING_AWAY and now - self._drain_started >= limits.drain_ping_timeout:
             self._last_goaway()
+            return
+        pending = self._drain_pending
+        if (
+            pending is not None
+            and state in _PREFACE_STATES
+            and now - pending >= limits.drain_ping_timeout
+        ):
+            self.outbox.pieces.append(goaway_frame(0, NO_ERROR))
+            self._end(NO_ERROR, "shut down before the client spoke", by_peer=False)
             return
         if self._settings_sent is not None and now - self._settings_sent >= limits.settings_timeout:
             what = (
