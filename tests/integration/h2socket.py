@@ -267,10 +267,14 @@ class FrameReader:
             frame.parse_body(memoryview(self._buffer[9 : 9 + length]))
             self._buffer = self._buffer[9 + length :]
             self.frames.append(frame)
+            answer = b""
             if isinstance(frame, hf.PingFrame) and "ACK" not in frame.flags:
-                self.sock.sendall(hf.PingFrame(0, frame.opaque_data, flags=["ACK"]).serialize())
+                answer = hf.PingFrame(0, frame.opaque_data, flags=["ACK"]).serialize()
             elif isinstance(frame, hf.SettingsFrame) and "ACK" not in frame.flags:
-                self.sock.sendall(hf.SettingsFrame(0, flags=["ACK"]).serialize())
+                answer = hf.SettingsFrame(0, flags=["ACK"]).serialize()
+            if answer:
+                with contextlib.suppress(OSError):  # the server may have closed already
+                    self.sock.sendall(answer)
 
     def of(self, kind: type) -> list[Any]:
         return [f for f in self.frames if isinstance(f, kind)]
