@@ -1,6 +1,7 @@
 """The app the HTTP/2 real-process tests run; the path picks the behaviour.
 
-HTTP routes: / (``hello <http_version>``), /echo (the request body back), /scope (the scope's
+HTTP routes: / (``hello <http_version>``), /echo (the request body back), /read (reads the
+whole body, then answers how long it was), /scope (the scope's
 keys as JSON), /stream?parts=N&size=S (N body parts of S bytes), /no-read (answers without
 reading its body), /hold?file=F (writes ``started`` to F, reads until ``http.disconnect``, then
 waits until it is cancelled and writes which came), /stall?file=F (writes ``started`` to F and
@@ -106,6 +107,8 @@ async def app(scope, receive, send):
         return await _respond(send, b"hello " + scope["http_version"].encode())
     if path == "/echo":
         return await _respond(send, await _read_body(receive))
+    if path == "/read":
+        return await _respond(send, b"read %d bytes" % len(await _read_body(receive)))
     if path == "/scope":
         keys = {
             k: scope[k]
