@@ -157,5 +157,11 @@ def test_body_beyond_limit_request_body_is_413_on_its_stream(tmp_path: Path):
         client.read_until(lambda c: c.ended(ok))
         assert client.body(ok) == b"z" * 1000
         client.close()
+        # each answer has its access line: the refused head's, the cut-off body's, the echo's
+        wait_for(lambda: server.out_path.read_text().count("HTTP/2") == 3, 10, what="3 lines")
+        lines = server.out_path.read_text()
+        assert '"- - HTTP/2" 413' in lines
+        assert '"POST /echo HTTP/2" 413' in lines
+        assert '"POST /echo HTTP/2" 200 1000' in lines
     finally:
         server.cleanup()

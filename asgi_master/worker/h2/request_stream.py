@@ -185,8 +185,8 @@ class H2Stream:
         proto = self.proto
         proto.requests.pop(self.stream_id, None)
         cycle = self.cycle
-        if not self._sent or cycle is None:
-            return
+        if cycle is None or not (self._sent or self.core.own_status):
+            return  # nothing of a response left: nothing to log
         worker = proto.worker
         access = proto.settings.access_log
         if access is None and worker.durations is None:
@@ -196,4 +196,5 @@ class H2Stream:
         worker.response_done(duration)
         if access is not None:
             core = self.core
-            access.response(cycle.scope, core.status, core.response_bytes, duration)
+            status = core.own_status or core.status  # (the server's 413 in place of the app's)
+            access.response(cycle.scope, status, core.response_bytes, duration)

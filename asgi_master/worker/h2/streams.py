@@ -103,6 +103,7 @@ class ServerStream:
         "body_received",
         "expect_continue",
         "expected_length",
+        "own_status",
         "recv_window",
         "response",
         "send_window",
@@ -137,6 +138,8 @@ class ServerStream:
         self._trailer_block: bytes | None = None
         self.status = 0
         self.body_bytes = 0
+        #: the status of the server's own answer to the request (``refuse_request``), if any
+        self.own_status = 0
         self._fields: list[bytes] = []
         self._noted: dict[bytes, bytes] = {}
         self._remaining: int | None = None
@@ -474,6 +477,7 @@ class ServerStream:
         fields (``retry-after``)."""
         if self.response is _IDLE or self.response is _HELD:
             self.response = _DONE
+            self.own_status = status
             # its END_STREAM resets the rest of the request, once it has left (_end_sent)
             self._send_own(
                 status,
