@@ -4,6 +4,7 @@ not read, and a stream the client resets has its app cancelled."""
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import h2.events
 import pytest
 
 from tests.conftest import Server, free_port, wait_for
-from tests.integration.h2socket import H2Socket, rst_stream
+from tests.integration.h2socket import FrameReader, H2Socket, rst_stream
 
 pytestmark = pytest.mark.timeout(90)
 APP = "tests.apps.h2:app"
@@ -165,3 +166,11 @@ def test_body_beyond_limit_request_body_is_413_on_its_stream(tmp_path: Path):
         assert '"POST /echo HTTP/2" 200 1000' in lines
     finally:
         server.cleanup()
+
+
+def test_a_client_that_half_closes_still_gets_its_responses(server):
+    client = FrameReader(server.port)
+    client.request(1, "/sleep?s=1")
+    client.sock.shutdown(socket.SHUT_WR)  # nothing more to send, answers still wanted
+    client.read_until(lambda c: c.closed, timeout=20)
+    assert client.body(1) == b"slept"

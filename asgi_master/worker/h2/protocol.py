@@ -119,8 +119,13 @@ class H2Protocol(asyncio.Protocol):
         self._flush()
 
     def eof_received(self) -> bool:
-        # the client will send nothing more: nothing more can be asked of us either
-        return False
+        # the client will send nothing more; what it asked for is still answered: the core
+        # closes once the streams in flight are done (as in a drain)
+        if not self.conn.streams:
+            return False
+        self._handle(self.conn.start_drain(self.loop.time()))
+        self._flush()
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = self._lost = True
