@@ -74,7 +74,7 @@ class H2Stream:
         core = self.core
         core.body(data, more)
         self._sent = True
-        if core._queued:
+        if core.write_paused:
             self.write_paused = True
         self.proto.schedule_flush()
 
@@ -140,7 +140,7 @@ class H2Stream:
             else:
                 waiter = self._waiter = proto.loop.create_future()
                 await waiter
-            self.write_paused = bool(core._queued) or proto.write_paused
+            self.write_paused = core.write_paused or proto.write_paused
         if core.cancelled or proto.closed:
             raise ClientDisconnected("the client has disconnected")
 
@@ -149,7 +149,7 @@ class H2Stream:
     def writable(self) -> None:
         """The core sent what waited for window (``StreamWritable``), or the transport took
         more: the app may send again."""
-        self.write_paused = bool(self.core._queued) or self.proto.write_paused
+        self.write_paused = self.core.write_paused or self.proto.write_paused
         if not self.write_paused:
             self._wake()
 
