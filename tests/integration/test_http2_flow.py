@@ -108,7 +108,9 @@ def test_a_client_that_never_reads_gets_its_responses_held_back_not_buffered(ser
     time.sleep(3)
     grown = max(rss_kib(server) - before for _ in range(3))
     print(f"worker RSS grew {grown} KiB with 100 MiB of responses unread")
-    assert grown < 32 * 1024
+    # measured: under 0.6 MiB; 6-16 MiB (and at times all 100 MiB) when the apps' parts of
+    # one turn were written only at its end, past the transport's high water mark
+    assert grown < 4 * 1024
     # once the client reads, everything arrives
     client.read_until(lambda c: len(c.saw(h2.events.StreamEnded)) == 100, timeout=60)
     assert {len(client.body(e.stream_id)) for e in client.saw(h2.events.StreamEnded)} == {MIB}

@@ -51,6 +51,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("asgi_master.error")
 
 _RETRY_AFTER: Final = (encode_field(b"retry-after", b"1"),)
+#: the apps' bytes are written at once, not at the end of the turn, past this much: the
+#: transport must see them (and say ``pause_writing``) before an app that sends in a loop
+#: without waiting has queued more
+FLUSH_NOW: Final = 64 * 1024
 _HEALTH_HEADERS: Final = [
     (b"content-type", b"text/plain; charset=utf-8"),
     (b"cache-control", b"no-store"),
@@ -94,6 +98,8 @@ class H2Protocol(asyncio.Protocol):
         #: the worker drains: this connection is going away (RFC 9113 6.8)
         self.draining = False
         self._flush_scheduled = False
+        #: bytes of the apps' DATA given to the core since the last write
+        self.unflushed = 0
 
     def start(self, data: bytes, events: Sequence[Event] = ()) -> None:
         """Take the transport over (from ``HTTPProtocol``) with the bytes it already read;
@@ -299,20 +305,27 @@ class H2Protocol(asyncio.Protocol):
 
     def schedule_flush(self) -> None:
         """Write what the core holds at the end of this turn of the event loop (the streams'
-        sends of one turn leave in one write)."""
-        if not self._flush_scheduled:
+        sends of one turn leave in one write), or now if the apps gave ``FLUSH_NOW`` bytes."""
+        if self.unflushed >= FLUSH_NOW:
+            self.flush_now()
+        elif not self._flush_scheduled:
             self._flush_scheduled = True
             self.loop.call_soon(self._deferred_flush)
 
     def _deferred_flush(self) -> None:
         self._flush_scheduled = False
-        # a stream's call may have ended a draining connection (its last stream closed)
+        self.flush_now()
+
+    def flush_now(self) -> None:
+        """Write what the core holds, after acting on what the streams' calls raised (one may
+        have ended a draining connection: its last stream closed)."""
         events = self.conn.take_events()
         if events:
             self._handle(events)
         self._flush()
 
     def _flush(self) -> None:
+        self.unflushed = 0
         pieces = self.conn.pieces_to_send()
         if pieces and not self.closed:
             self.transport.writelines(pieces)

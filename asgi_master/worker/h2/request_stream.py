@@ -76,7 +76,9 @@ class H2Stream:
         self._sent = True
         if core.write_paused:
             self.write_paused = True
-        self.proto.schedule_flush()
+        proto = self.proto
+        proto.unflushed += len(data)
+        proto.schedule_flush()
 
     def trailers(self, headers: Iterable[Iterable[bytes]], more: bool) -> None:
         self.core.trailers(headers, more)

@@ -79,6 +79,7 @@ class StreamTransport(asyncio.Transport):
             return
         core = self.core
         core.body(bytes(data), True)
+        self.proto.unflushed += len(data)
         self.proto.schedule_flush()
         if (core.write_paused or self.proto.write_paused) and not self._write_paused:
             self.pause_writing()
