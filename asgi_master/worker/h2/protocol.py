@@ -10,10 +10,11 @@ as its transport (websocket.py).
 Writes: bytes the core produces while it reads are written at the end of ``data_received``;
 bytes the apps produce are written once per turn of the event loop (``schedule_flush``), so the
 responses of many streams leave together, or at once past ``FLUSH_NOW`` bytes, so that the
-transport's back-pressure reaches an app sending in a loop before it has queued more. Reading pauses while the transport's write buffer is
-above its high water mark: a client that sends requests (or pings) and reads nothing fills
-its own socket, not our memory. The worker's sweep (``close_if_idle``, once a second) drives
-the core's timers (``tick``), ``shutdown`` the RFC 9113 6.8 drain, ``abort`` the hard close.
+transport's back-pressure reaches an app sending in a loop before it has queued more. Reading
+pauses while the transport's write buffer is above its high water mark: a client that sends
+requests (or pings) and reads nothing fills its own socket, not our memory. The worker's sweep
+(``close_if_idle``, once a second) drives the core's timers (``tick``), ``shutdown`` the RFC
+9113 6.8 drain, ``abort`` the hard close.
 """
 
 from __future__ import annotations
