@@ -15,10 +15,12 @@ Workloads, over h2c (prior knowledge) on a plain port:
 * ``h2-stream``: ``h2load -c8 -m4`` on ``/stream`` (1 MiB in 16 parts of 64 KiB); MiB/s of
   response body (h2load's ``data`` bytes over the measured time).
 
-Servers: asgi-master (its usual command; skipped with a note while it does not answer an
-HTTP/2 preface), hypercorn (which speaks h2c on its HTTP port) and granian with ``--http 2``.
-The functions ``h2_hello`` and ``h2_stream`` take the same arguments as the workloads of
-bench/workloads.py, so bench/run.py can list them once its servers answer HTTP/2.
+* ``h1-hello``: ``h2load --h1 -c64`` on ``/``, asgi-master only: its HTTP/1.1 hello through
+  the same load generator, the reference its h2-hello is held to (the report's notes give
+  h2-hello / h1-hello paired by round).
+
+Servers: asgi-master (its usual command), hypercorn (which speaks h2c on its HTTP port) and
+granian with ``--http 2``. bench/run.py lists these workloads too (``run_rounds``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import json
 import re
 import shutil
 import socket
+import statistics
 import struct
 import subprocess
 import sys
@@ -60,6 +63,10 @@ report.WORKLOAD_METRICS.update(
             report.Metric("mean_ms", "mean ms", "lower"),
         ],
         "h2-stream": [report.Metric("mib_per_s", "MiB/s", "higher")],
+        "h1-hello": [
+            report.Metric("requests_per_s", "req/s", "higher"),
+            report.Metric("mean_ms", "mean ms", "lower"),
+        ],
     }
 )
 report.WORKLOAD_TITLES.update(
@@ -67,6 +74,8 @@ report.WORKLOAD_TITLES.update(
         "h2-hello": "h2-hello: GET / -> 13 bytes over h2c, h2load -c16 -m32",
         "h2-stream": "h2-stream: 1 MiB response in 16 x 64 KiB parts over h2c, h2load -c8 -m4 "
         "(MiB/s of response body)",
+        "h1-hello": "h1-hello: GET / -> 13 bytes over HTTP/1.1, h2load --h1 -c64 (asgi-master "
+        "only: the reference its h2-hello is held to, same load generator)",
     }
 )
 
@@ -135,13 +144,21 @@ def parse_h2load(output: str) -> H2loadResult:
 
 
 def run_h2load(
-    port: int, path: str, duration: float, clients: int, streams: int, warm_up: float = 1.0
+    port: int,
+    path: str,
+    duration: float,
+    clients: int,
+    streams: int,
+    warm_up: float = 1.0,
+    http1: bool = False,
 ) -> H2loadResult:
-    """One timed h2load run (h2c prior knowledge) on CPU 1."""
+    """One timed h2load run (h2c prior knowledge, or HTTP/1.1 with ``http1``) on CPU 1."""
     argv = [
         "taskset", "-c", LOAD_CPU, "h2load", "-t1", f"-c{clients}", f"-m{streams}",
         "-D", f"{duration:g}", f"--warm-up-time={warm_up:g}", f"http://{HOST}:{port}{path}",
     ]  # fmt: skip
+    if http1:
+        argv.insert(4, "--h1")
     proc = subprocess.run(
         argv, capture_output=True, text=True, timeout=duration + warm_up + 60, check=False
     )
@@ -239,10 +256,23 @@ def h2_stream(server: RunningServer, worker: int, settings: Settings) -> dict[st
     return _metered(server, worker, measure)
 
 
+def h1_hello(server: RunningServer, worker: int, settings: Settings) -> dict[str, object]:
+    """``h2load --h1 -c64`` on ``/``: the same load generator over HTTP/1.1 (one request in
+    flight per connection, as wrk -c64)."""
+    return _metered(
+        server,
+        worker,
+        lambda: run_h2load(server.port, "/", settings.duration, 64, 1, http1=True).as_dict(),
+    )
+
+
 WORKLOADS: dict[str, Callable[[RunningServer, int, Settings], dict[str, object]]] = {
     "h2-hello": h2_hello,
     "h2-stream": h2_stream,
+    "h1-hello": h1_hello,
 }
+#: workloads measured on asgi-master alone
+OWN_ONLY = frozenset({"h1-hello"})
 
 
 def h2_specs(asgi_master_python: str) -> list[ServerSpec]:
@@ -282,6 +312,90 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def run_rounds(
+    asgi_master_python: str,
+    workloads: Sequence[str],
+    servers: set[str],
+    rounds: int,
+    duration: float,
+    log_dir: Path,
+) -> tuple[dict[str, dict[str, list[dict[str, object]]]], list[str], list[ServerSpec]]:
+    """Servers take turns for ``rounds`` rounds, each running ``workloads``: the results by
+    workload and server, the notes, and the servers measured. (bench/run.py calls this for
+    its h2 workloads.)"""
+    settings = Settings(duration=duration, rss_requests=0)
+    notes: list[str] = []
+    available = []
+    for spec in h2_specs(asgi_master_python):
+        if servers and spec.name not in servers:
+            continue
+        reason = check_available(spec)
+        if reason:
+            notes.append(f"{spec.name}: skipped ({reason})")
+        else:
+            available.append(spec)
+    results: dict[str, dict[str, list[dict[str, object]]]] = {
+        w: {s.name: [] for s in available if w not in OWN_ONLY or s.name == report.REFERENCE}
+        for w in workloads
+    }
+    for round_no in range(1, rounds + 1):
+        for spec in available:
+            server = H2Server(spec, APP, 1, log_dir / f"{spec.name}-h2.log")
+            log(f"round {round_no}: {spec.name} pid {server.pid} port {server.port}")
+            try:
+                try:
+                    server.wait_ready()
+                    worker = server.worker_pid()
+                except ServerError as exc:
+                    notes.append(f"round {round_no}: {spec.name} did not answer HTTP/2: {exc}")
+                    for workload in workloads:
+                        if spec.name in results[workload]:
+                            results[workload][spec.name].append(
+                                {"round": round_no, "error": "no h2"}
+                            )
+                    continue
+                run_h2load(server.port, "/", 1, 4, 8, warm_up=0)  # unmeasured warm-up
+                for workload in workloads:
+                    if spec.name not in results[workload]:
+                        continue
+                    try:
+                        result = WORKLOADS[workload](server, worker, settings)
+                    except Exception as exc:  # one failure must not end the run
+                        result = {"error": f"{type(exc).__name__}: {exc}"}
+                        notes.append(f"round {round_no}: {spec.name} {workload}: {result['error']}")
+                    result["round"] = round_no
+                    results[workload][spec.name].append(result)
+                    keys = ("requests_per_s", "mib_per_s", "errors", "server_cpu", "error")
+                    log(
+                        f"  {workload}: "
+                        + ", ".join(f"{k}={result[k]}" for k in keys if k in result)
+                    )
+            finally:
+                log(f"  {spec.name} stopped (exit {server.stop()})")
+    own = ratio_note(results)
+    if own:
+        notes.append(own)
+    return results, notes, available
+
+
+def ratio_note(results: dict[str, dict[str, list[dict[str, object]]]]) -> str | None:
+    """asgi-master's h2-hello over its h1-hello, paired by round (the target is >= 0.6)."""
+    own = report.REFERENCE
+    h2 = {r["round"]: r.get("requests_per_s") for r in results.get("h2-hello", {}).get(own, [])}
+    h1 = {r["round"]: r.get("requests_per_s") for r in results.get("h1-hello", {}).get(own, [])}
+    ratios = [
+        h2_rate / h1_rate
+        for number, h2_rate in h2.items()
+        if isinstance(h2_rate, float) and isinstance(h1_rate := h1.get(number), float) and h1_rate
+    ]
+    if not ratios:
+        return None
+    return (
+        "asgi-master h2-hello / h1-hello (same server, same load generator), paired by round: "
+        f"median {statistics.median(ratios):.2f} (rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the HTTP/2 benchmark; print the tables; return an exit code."""
     args = parse_args(argv)
@@ -291,59 +405,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     log_dir = args.results_dir / f"{stamp}-h2-logs"
-    settings = Settings(duration=args.duration, rss_requests=0)
     wanted = set(args.servers.split(","))
-    notes: list[str] = []
-    available = []
-    for spec in h2_specs(args.asgi_master_python):
-        if spec.name not in wanted:
-            continue
-        reason = check_available(spec)
-        if reason:
-            notes.append(f"{spec.name}: skipped ({reason})")
-        else:
-            available.append(spec)
-    results: dict[str, dict[str, list[dict[str, object]]]] = {
-        w: {s.name: [] for s in available} for w in args.workloads
-    }
-    for round_no in range(1, args.rounds + 1):
-        for spec in available:
-            server = H2Server(spec, APP, 1, log_dir / f"{spec.name}.log")
-            log(f"round {round_no}: {spec.name} pid {server.pid} port {server.port}")
-            try:
-                try:
-                    server.wait_ready()
-                    worker = server.worker_pid()
-                except ServerError as exc:
-                    notes.append(f"round {round_no}: {spec.name} did not answer HTTP/2: {exc}")
-                    for workload in args.workloads:
-                        results[workload][spec.name].append({"round": round_no, "error": "no h2"})
-                    continue
-                run_h2load(server.port, "/", 1, 4, 8, warm_up=0)  # unmeasured warm-up
-                for workload in args.workloads:
-                    try:
-                        result = WORKLOADS[workload](server, worker, settings)
-                    except Exception as exc:  # one failure must not end the run
-                        result = {"error": f"{type(exc).__name__}: {exc}"}
-                        notes.append(f"round {round_no}: {spec.name} {workload}: {result['error']}")
-                    result["round"] = round_no
-                    results[workload][spec.name].append(result)
-                    log(
-                        f"  {workload}: "
-                        + ", ".join(
-                            f"{k}={result[k]}"
-                            for k in (
-                                "requests_per_s",
-                                "mib_per_s",
-                                "errors",
-                                "server_cpu",
-                                "error",
-                            )
-                            if k in result
-                        )
-                    )
-            finally:
-                log(f"  {spec.name} stopped (exit {server.stop()})")
+    results, notes, available = run_rounds(
+        args.asgi_master_python, args.workloads, wanted, args.rounds, args.duration, log_dir
+    )
     text = report.render(results, notes)
     print(text)
     args.results_dir.mkdir(parents=True, exist_ok=True)

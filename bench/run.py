@@ -10,7 +10,10 @@ Each round starts every server once (``bench.apps:app``, one worker, pinned
 to CPU 0), runs the selected workloads against it with the load generator on
 CPU 1, and stops it; servers take turns (A B C A B C ...) so that drift on a
 shared machine hits all of them alike. Prints one markdown table per workload
-and writes the raw numbers to ``bench/results/<timestamp>.json``.
+and writes the raw numbers to ``bench/results/<timestamp>.json``. The HTTP/2
+workloads (h2-hello, h2-stream, and h1-hello, asgi-master's own HTTP/1.1
+reference through the same load generator) run after those rounds, in rounds
+of their own, through bench/h2load.py (h2load; granian with ``--http 2``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ if __package__ in (None, ""):
     # Run as a script (bench/run.py): make the ``bench`` package importable.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import h2load
 from bench import workloads as wl
 from bench.load import run_wrk
 from bench.report import REFERENCE, render, render_saved
@@ -44,6 +48,9 @@ from bench.servers import (
 
 APP = "bench.apps:app"
 DEFAULT_ASGI_MASTER_PYTHON = "/work/main/.venv/bin/python"
+#: the HTTP/2 workloads (h2load; bench/h2load.py runs them, granian with --http 2)
+H2_WORKLOADS = tuple(h2load.WORKLOADS)
+ALL_WORKLOADS = (*wl.ALL_WORKLOADS, *H2_WORKLOADS)
 
 Results = dict[str, dict[str, list[dict[str, object]]]]
 
@@ -62,8 +69,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--workloads",
-        default=",".join(wl.DEFAULT_WORKLOADS),
-        help=f"comma list from {','.join(wl.ALL_WORKLOADS)} (default: all but reload)",
+        default=",".join((*wl.DEFAULT_WORKLOADS, *H2_WORKLOADS)),
+        help=f"comma list from {','.join(ALL_WORKLOADS)} (default: all but reload)",
     )
     parser.add_argument(
         "--servers", default="", help="comma list of server names to run (default: all)"
@@ -99,7 +106,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
-    unknown = set(args.workloads) - set(wl.ALL_WORKLOADS)
+    unknown = set(args.workloads) - set(ALL_WORKLOADS)
     if unknown:
         parser.error(f"unknown workloads: {', '.join(sorted(unknown))}")
     if args.smoke:
@@ -276,6 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if REFERENCE not in {s.name for s in available}:
         notes.append(f"{REFERENCE} not measured: ratio columns are n/a")
 
+    h2_selected = [w for w in args.workloads if w in H2_WORKLOADS]
+    args.workloads = [w for w in args.workloads if w not in H2_WORKLOADS]
     results: Results = {w: {s.name: [] for s in available if s.runs(w)} for w in args.workloads}
     for round_no in range(1, args.rounds + 1):
         for spec in available:
@@ -284,6 +293,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             for spec in available:
                 if spec.supports_hup:
                     run_reload(spec, round_no, settings, results, notes, log_dir)
+    if h2_selected and shutil.which("h2load") is not None:
+        h2_results, h2_notes, _ = h2load.run_rounds(
+            args.asgi_master_python, h2_selected, wanted, args.rounds, args.duration, log_dir
+        )
+        results.update(h2_results)
+        notes += h2_notes
+        args.workloads += h2_selected
+    elif h2_selected:
+        notes.append("h2 workloads skipped: h2load not found (apt-get install nghttp2-client)")
 
     report = render(results, notes)
     print(report)

@@ -75,6 +75,23 @@ class ProtocolSettings(ServingSettings):
         "is cut. The app sees `websocket.disconnect` with that code either way.",
     )
     # -- http2
+    http2: bool = setting(
+        Bool(),
+        True,
+        "http2",
+        "Speak HTTP/2: offered by ALPN (`h2`) on TLS listeners, and spoken on a plain listener "
+        "by a client that opens with the HTTP/2 preface (h2c with prior knowledge). `false`: "
+        "HTTP/1.1 only (ALPN offers `http/1.1` alone, the preface is answered as a bad request).",
+    )
+    http2_upgrade: bool = setting(
+        Bool(),
+        False,
+        "http2",
+        "Also accept the `Upgrade: h2c` request of RFC 7540 3.2 on plain listeners (a request "
+        "without a body is answered `101 Switching Protocols`, then over HTTP/2). RFC 9113 "
+        "deprecates it and browsers never send it; a request with a body is served over "
+        "HTTP/1.1 as if it had not asked.",
+    )
     http2_max_concurrent_streams: int = setting(
         Int(1, 2**31 - 1),
         100,

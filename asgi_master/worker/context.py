@@ -12,17 +12,24 @@ import contextvars
 import ssl
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from ..channel import DURATION_BUCKETS, WorkerStats
 from ..config import Config
 from .accesslog import AccessLog
 from .asgi import HTTP_EXTENSIONS, ASGIApp
 from .bodyrate import BodyRate
+from .h2.limits import ConnectionLimits
 from .http.proxy import ProxyTrust
 from .http.reader import Limits
 from .http.writer import ResponseDefaults
 from .tls import build_ssl_context
+
+#: the headers of the answer to a health path
+HEALTH_HEADERS: Final = (
+    (b"content-type", b"text/plain; charset=utf-8"),
+    (b"cache-control", b"no-store"),
+)
 
 
 class Connection(Protocol):
@@ -90,6 +97,10 @@ class WorkerSettings:
     health_access_log: bool
     #: request durations are counted into a histogram (a metrics endpoint wants them)
     durations: bool
+    #: what an HTTP/2 connection is allowed (None: ``http2 = false``, HTTP/1.1 only)
+    http2: ConnectionLimits | None
+    #: ``Upgrade: h2c`` is taken on plain connections (``http2_upgrade``)
+    http2_upgrade: bool
 
     @classmethod
     def from_config(cls, config: Config) -> WorkerSettings:
@@ -121,6 +132,11 @@ class WorkerSettings:
             },
             health_access_log=config.health_access_log,
             durations=bool(config.metrics_bind),
+            # WebSocket over HTTP/2 (RFC 8441) works: SETTINGS_ENABLE_CONNECT_PROTOCOL is sent
+            http2=ConnectionLimits.from_config(config, connect_protocol=True)
+            if config.http2
+            else None,
+            http2_upgrade=config.http2 and config.http2_upgrade,
         )
 
 
@@ -161,6 +177,9 @@ class WorkerState:
     #: the context variables as the worker's boot left them (the app imported, ``post_fork``
     #: run), captured once: every task that runs the app starts from a copy (``start_task``)
     base_context: contextvars.Context = field(default_factory=contextvars.copy_context)
+    #: takes over a connection speaking HTTP/2 from its start, from ``HTTPProtocol`` (ALPN
+    #: ``h2`` or the h2c preface); None with ``http2 = false``
+    http2_handover: Callable[[Any], None] | None = None
 
     def __post_init__(self) -> None:
         self.debug = self.settings.debug
@@ -181,6 +200,17 @@ class WorkerState:
         """``limit_concurrency`` is reached: a new request or WebSocket gets a 503."""
         limit = self.settings.limit_concurrency
         return bool(limit) and (len(self.tasks) >= limit or len(self.connections) > limit)
+
+    def health_answer(self, path: bytes) -> tuple[int, bytes] | None:
+        """The status and body that answer a request for ``path`` if it is a health path
+        (``health_live_path``: up; ``health_ready_path``: booted and not draining), else
+        None. Sent with ``HEALTH_HEADERS``, by each protocol, without the app."""
+        kind = self.settings.health_paths.get(path)
+        if kind is None:
+            return None
+        if kind == "live" or (self.ready and not self.draining):
+            return 200, b"ok\n"
+        return 503, b"not ready\n"
 
     def response_done(self, duration: float | None) -> None:
         """One response went out (the app's or the server's): count it, time it (unless

@@ -33,6 +33,7 @@ from ..logs import setup as setup_logs
 from .app import AppFactoryError, AppLoadError, load_app
 from .asgi import ASGIApp
 from .context import WorkerSettings, WorkerState
+from .h2.entry import entry_points
 from .http.protocol import DRAIN_IDLE_GRACE, HTTPProtocol
 from .lifespan import Lifespan, LifespanFailure
 from .proxyproto import ProxyHeader
@@ -218,6 +219,8 @@ class Worker:
         self.ctx = WorkerState(
             WorkerSettings.from_config(config), app, loop, state=self.lifespan.state
         )
+        # HTTP/2 (ALPN h2, the h2c preface, Upgrade: h2c) is handed over from HTTPProtocol
+        self._upgrades, self.ctx.http2_handover = entry_points(self.ctx.settings, UPGRADES)
         if config.max_requests:
             self.ctx.retire_after = config.max_requests + random.randint(
                 0, config.max_requests_jitter
@@ -299,7 +302,7 @@ class Worker:
         return EXIT_OK
 
     def _protocol(self) -> HTTPProtocol:
-        return HTTPProtocol(self.ctx, UPGRADES)
+        return HTTPProtocol(self.ctx, self._upgrades)
 
     def _behind_proxy(self, header: ProxyHeader) -> HTTPProtocol:
         return HTTPProtocol(self.ctx, UPGRADES, proxy_header=header)

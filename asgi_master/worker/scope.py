@@ -38,6 +38,8 @@ class ConnectionInfo:
     scheme: str
     #: ``scope["extensions"]``: the worker's, plus ``tls`` on a TLS connection
     extensions: dict[str, Any]
+    #: the protocol TLS chose by ALPN (``h2``, ``http/1.1``; None: plain, or none chosen)
+    alpn: str | None = None
 
     @classmethod
     def of(
@@ -62,7 +64,8 @@ class ConnectionInfo:
             info = cls(client, server, "http", extensions)
         else:
             extensions = {**extensions, "tls": tls_scope_extension(ssl_object)}
-            info = cls(client, server, "https", extensions)
+            alpn = ssl_object.selected_alpn_protocol()
+            info = cls(client, server, "https", extensions, alpn)
         return info if proxy is None else info.behind_proxy(proxy)
 
     def behind_proxy(self, header: ProxyHeader) -> ConnectionInfo:
@@ -82,9 +85,9 @@ class ConnectionInfo:
         }
         extensions = {**self.extensions, "proxy_protocol": told}
         if header.command.value == "LOCAL":
-            return ConnectionInfo(self.client, self.server, self.scheme, extensions)
+            return ConnectionInfo(self.client, self.server, self.scheme, extensions, self.alpn)
         scheme = "https" if header.tls else self.scheme
-        return ConnectionInfo(header.client, header.server, scheme, extensions)
+        return ConnectionInfo(header.client, header.server, scheme, extensions, self.alpn)
 
 
 def request_scope(

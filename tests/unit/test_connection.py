@@ -16,15 +16,18 @@ from asgi_master.worker.http.connection import (
     CLOSE,
     CLOSED,
     END_OF_BODY,
+    HTTP2_PREFACE,
     NEED_DATA,
     NEXT,
     PAUSED,
+    PRIOR_KNOWLEDGE,
     READ,
     READ_HIGH_WATER,
     Body,
     ConnectionState,
     ConnectionStateError,
     HTTPConnection,
+    PriorKnowledge,
     Rejected,
     Transition,
     Upgrade,
@@ -55,7 +58,9 @@ def events(conn: HTTPConnection) -> list[object]:
     while True:
         event = conn.next_event()
         out.append(event)
-        if event in (NEED_DATA, PAUSED, CLOSED) or isinstance(event, Rejected | Upgrade):
+        if event in (NEED_DATA, PAUSED, CLOSED) or isinstance(
+            event, Rejected | Upgrade | PriorKnowledge
+        ):
             return out
 
 
@@ -109,6 +114,15 @@ def _idle_request_received(conn: HTTPConnection) -> None:
     assert isinstance(events(conn)[0], RequestHead)
 
 
+def _idle_upgraded(conn: HTTPConnection) -> None:
+    # the HTTP/2 preface as the first bytes (h2c with prior knowledge), in two pieces
+    conn.receive_data(HTTP2_PREFACE[:10], 1.0)
+    assert events(conn) == [NEED_DATA]
+    conn.receive_data(HTTP2_PREFACE[10:] + b"\x00\x00", 1.0)
+    assert events(conn) == [PRIOR_KNOWLEDGE]
+    assert conn.upgrade() == HTTP2_PREFACE + b"\x00\x00"  # every byte goes to HTTP/2
+
+
 def _idle_closed(conn: HTTPConnection) -> None:
     conn.receive_data(b"", 1.0)
     assert events(conn) == [CLOSED]
@@ -155,6 +169,7 @@ def _closed_closed(conn: HTTPConnection) -> None:
 SCENARIOS: dict[tuple[ConnectionState, Transition], Callable[[HTTPConnection], None]] = {
     (IDLE, Transition.HEAD_STARTED): _idle_head_started,
     (IDLE, Transition.REQUEST_RECEIVED): _idle_request_received,
+    (IDLE, Transition.UPGRADED): _idle_upgraded,
     (IDLE, Transition.CLOSED): _idle_closed,
     (HEAD, Transition.REQUEST_RECEIVED): _head_request_received,
     (HEAD, Transition.CLOSED): _head_closed,
@@ -172,7 +187,7 @@ def test_every_transition_of_the_table_has_a_scenario():
 
 @pytest.mark.parametrize(("start", "transition"), list(SCENARIOS), ids=lambda x: x.name)
 def test_every_transition_of_the_table(start, transition):
-    conn = connection()
+    conn = connection(http2_preface=True)  # as a worker serving HTTP/2 has it
     SCENARIOS[(start, transition)](conn)
     assert conn.state is _TRANSITIONS[start][transition]
 

@@ -184,9 +184,28 @@ def test_without_a_ping_answer_the_last_goaway_goes_after_the_wait():
     assert terminated(events).reason == "drained"
 
 
-def test_draining_before_the_client_spoke_closes_at_once():
+def test_a_drain_before_the_client_spoke_starts_at_its_settings_and_takes_its_requests():
+    # accepted as the worker began to drain: the client's requests are on their way
     peer = Peer(handshake=False)
-    events = peer.server.start_drain(peer.now)
+    assert peer.server.start_drain(peer.now) == []
+    assert frames_of(peer, hf.GoAwayFrame) == []  # (only our SETTINGS went out)
+    peer.client.initiate_connection()
+    stream_id = peer.client.get_next_available_stream_id()
+    peer.client.send_headers(stream_id, request(), end_stream=True)
+    events = peer.to_server()  # preface, SETTINGS and the request in one read
+    assert [e.stream.stream_id for e in events] == [stream_id]
+    goaway, ping = [f for f in raw_frames(peer.wire()) if type(f) in (hf.GoAwayFrame, hf.PingFrame)]
+    assert goaway.last_stream_id == MAX_STREAM_ID and isinstance(ping, hf.PingFrame)
+
+
+def test_a_client_that_never_speaks_after_a_drain_is_closed_after_the_wait():
+    peer = Peer(handshake=False)
+    peer.server.start_drain(peer.now)
+    peer.wire()
+    assert peer.tick(1.0) == []
+    events = peer.tick(1.0)
+    [goaway] = frames_of(peer, hf.GoAwayFrame)
+    assert (goaway.last_stream_id, goaway.error_code) == (0, NO_ERROR)
     assert terminated(events).error_code == NO_ERROR
 
 

@@ -177,13 +177,16 @@ def test_ciphers_setting_limits_tls_1_2_suites(files, ca):
     assert tls["cipher_suite"] in {0xC02B, 0xC02F, 0xC009, 0xC013, 0xC023, 0xC027}
 
 
-def test_http_1_1_is_the_alpn_protocol(files, ca):
+@pytest.mark.parametrize(
+    ("flags", "chosen"), [((), "h2"), (("--no-http2",), "http/1.1")], ids=["http2", "http2 off"]
+)
+def test_alpn_chooses_http2_unless_it_is_off(files, ca, flags, chosen):
     client = client_context(ca)
     client.set_alpn_protocols(["h2", "http/1.1"])
 
     async def run() -> str | None:
         listener = await asyncio.start_server(
-            lambda r, w: w.close(), "127.0.0.1", 0, ssl=server_context(files)
+            lambda r, w: w.close(), "127.0.0.1", 0, ssl=server_context(files, *flags)
         )
         port = listener.sockets[0].getsockname()[1]
         _reader, writer = await asyncio.open_connection(
@@ -195,7 +198,7 @@ def test_http_1_1_is_the_alpn_protocol(files, ca):
         await listener.wait_closed()
         return protocol
 
-    assert asyncio.run(asyncio.wait_for(run(), 15)) == "http/1.1"
+    assert asyncio.run(asyncio.wait_for(run(), 15)) == chosen
 
 
 def test_encrypted_key_with_its_password(tmp_path, files, ca, server_cert):

@@ -1,6 +1,9 @@
-"""HTTP/2 (RFC 9113) on the server, sans-IO: ``Connection`` reads frames and writes them,
-``ServerStream`` carries one request's response, the adapter owns the transport and the app
-tasks. See connection.py for the theory of operation and state.py for the state tables."""
+"""HTTP/2 (RFC 9113) on the server. The core is sans-IO: ``Connection`` reads frames and
+writes them, ``ServerStream`` carries one request's response (see connection.py for the theory
+of operation and state.py for the state tables). Around it: protocol.py (``H2Protocol``, the
+asyncio adapter: transport, app tasks, timers, drain), request_stream.py (``H2Stream``, a
+request's ``worker.stream.Stream``), websocket.py (RFC 8441) and entry.py (how a connection
+comes to HTTP/2). Only the core is exported here; the worker imports the rest by module."""
 
 from .abuse import Abuse, Budget
 from .connection import Connection
@@ -10,6 +13,7 @@ from .events import (
     RequestBody,
     RequestEnded,
     RequestReceived,
+    RequestRefused,
     StreamReset,
     StreamWritable,
 )
@@ -29,6 +33,7 @@ __all__ = [
     "RequestHead",
     "RequestLimits",
     "RequestReceived",
+    "RequestRefused",
     "ServerStream",
     "StreamReset",
     "StreamWritable",

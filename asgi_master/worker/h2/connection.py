@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Final
 
 from .abuse import Abuse, AbuseGuard
-from .compression import FieldDecoder, encode_field
+from .compression import FieldDecoder
 from .control import ControlFrames
 from .errors import (
     COMPRESSION_ERROR,
@@ -42,6 +42,7 @@ from .events import (
     RequestBody,
     RequestEnded,
     RequestReceived,
+    RequestRefused,
     StreamReset,
 )
 from .frames import (
@@ -58,7 +59,7 @@ from .frames import (
     window_update_frame,
 )
 from .limits import ConnectionLimits
-from .outbox import Outbox
+from .outbox import SERVER_FIELDS, Fields, Outbox
 from .request import (
     MalformedRequest,
     RejectedRequest,
@@ -85,8 +86,7 @@ _ENDED: Final = Closure.ENDED
 _RESET_BY_US: Final = Closure.RESET_BY_US
 _END_RECEIVED: Final = StreamEvent.END_RECEIVED
 _STREAM_CLOSED_STATE: Final = StreamState.CLOSED
-#: closed stream ids remembered (to tell a frame on a closed stream from one on a stream id
-#: skipped, and to ignore frames after our own RST_STREAM)
+#: closed stream ids remembered (a frame on one is told from one on an id skipped, or ignored)
 _CLOSED_IDS_MIN: Final = 256
 #: header blocks up to this size may be remembered with their request head
 _HEAD_CACHE_BLOCK: Final = 1024
@@ -94,14 +94,20 @@ _HEAD_CACHE_MAX: Final = 64
 
 
 class Connection(ControlFrames):
-    """The server side of one HTTP/2 connection."""
+    """The server side of one HTTP/2 connection; ``fields``: what every response carries
+    (``outbox.Fields``), ``peer``: the client, for the log."""
 
     def __init__(
-        self, limits: ConnectionLimits, now: float, *, server_header: bool = True, peer: str = ""
+        self,
+        limits: ConnectionLimits,
+        now: float,
+        *,
+        fields: Fields = SERVER_FIELDS,
+        peer: str = "",
     ) -> None:
         self.limits = limits
         self.state = ConnectionState.AWAITING_PREFACE
-        self.outbox = Outbox(encode_field(b"server", b"asgi-master") if server_header else b"")
+        self.outbox = Outbox(fields)
         #: open and half-closed streams, by id
         self.streams: dict[int, ServerStream] = {}
         #: recently closed stream ids, and how they closed
@@ -463,6 +469,7 @@ class Connection(ControlFrames):
             except RejectedRequest as exc:
                 stream = self.streams[stream_id] = ServerStream(self, stream_id, None, end_stream)
                 stream.refuse_request(exc.status, exc.reason)
+                self._events.append(RequestRefused(stream_id, exc.status, exc.reason))
                 return
             if unchanged and len(block) <= _HEAD_CACHE_BLOCK:
                 if len(self._heads) >= _HEAD_CACHE_MAX:

@@ -11,7 +11,7 @@ Streams in flight finish; the connection ends when the last one does.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, cast
 
 from .abuse import Abuse, AbuseGuard
 from .compression import encode_field
@@ -26,7 +26,7 @@ from .errors import (
     H2StreamError,
     error_name,
 )
-from .events import ConnectionTerminated, Event, StreamReset, StreamWritable
+from .events import ConnectionTerminated, Event, RequestReceived, StreamReset, StreamWritable
 from .frames import (
     ACK,
     DEFAULT_MAX_FRAME_SIZE,
@@ -48,12 +48,14 @@ from .frames import (
     unpack_u32,
     window_update_frame,
 )
+from .request import read_request_head
 from .state import ConnectionEvent, ConnectionState, ResponseState, connection_transition
+from .streams import ServerStream
 
 if TYPE_CHECKING:
+    from .connection import Connection
     from .limits import ConnectionLimits
     from .outbox import Outbox
-    from .streams import ServerStream
 
 #: the opaque data of our PINGs: the one behind a shutdown's first GOAWAY, and keep-alive ones
 DRAIN_PING: Final = b"drain\x00\x00\x00"
@@ -90,6 +92,8 @@ class ControlFrames:
     _last_received: float
     _ping_sent: float | None
     _drain_started: float
+    #: a drain asked for before the client's SETTINGS: when (None: none asked for)
+    _drain_pending: float | None = None
     _settings_sent: float | None
     _block_head: tuple[int, int, int] | None
 
@@ -146,8 +150,18 @@ class ControlFrames:
             raise H2ConnectionError(FRAME_SIZE_ERROR, "SETTINGS length not a multiple of 6")
         if self.state is ConnectionState.AWAITING_SETTINGS:
             self.state = connection_transition(self.state, ConnectionEvent.SETTINGS)
+            if self._drain_pending is not None:
+                self._begin_drain(self._now)  # asked for before the client spoke
         else:
             self._count(Abuse.SETTINGS_FLOOD)
+        flush = self._apply_settings(payload)
+        outbox = self.outbox
+        outbox.pieces.append(SETTINGS_ACK)
+        if flush and outbox.blocked:
+            self.flush()
+
+    def _apply_settings(self, payload: bytes) -> bool:
+        """Take the client's settings; True if they opened send windows or frames."""
         outbox = self.outbox
         flush = False
         for key, value in parse_settings(payload):
@@ -173,9 +187,24 @@ class ControlFrames:
                 self.peer_max_header_list_size = value
             # HEADER_TABLE_SIZE: our encoder uses no table; MAX_CONCURRENT_STREAMS: we never
             # push; unknown settings are ignored (6.5.2)
-        outbox.pieces.append(SETTINGS_ACK)
-        if flush and outbox.blocked:
-            self.flush()
+        return flush
+
+    def upgrade_request(self, settings: bytes, fields: list[tuple[bytes, bytes]]) -> list[Event]:
+        """An HTTP/1.1 request with ``Upgrade: h2c`` (RFC 7540 3.2), before its ``101``: the
+        client's ``HTTP2-Settings`` (taken without acknowledgement: the 101 is one) and the
+        request, which becomes stream 1, half closed (an upgraded request has no body here).
+        Raises ``H2ConnectionError`` (settings), ``MalformedRequest`` or ``RejectedRequest``
+        (the request): then the upgrade is not taken."""
+        if len(settings) % 6:
+            raise H2ConnectionError(FRAME_SIZE_ERROR, "HTTP2-Settings not a multiple of 6 bytes")
+        head = read_request_head(fields, self.limits.request)
+        self._apply_settings(settings)
+        stream = ServerStream(cast("Connection", self), 1, head, True)
+        stream.announced = True
+        self.streams[1] = stream
+        self.highest_stream_id = 1
+        self._events.append(RequestReceived(stream, head, True))
+        return self.take_events()
 
     def _settings_acknowledged(self) -> None:
         if self._settings_sent is None:
@@ -287,13 +316,18 @@ class ControlFrames:
         self._now = now
         state = self.state
         if state in _PREFACE_STATES:
-            self.outbox.pieces.append(goaway_frame(0, NO_ERROR))
-            self._end(NO_ERROR, "shut down before the first request", by_peer=False)
+            # accepted as the drain began: its client may be sending requests right now, so
+            # the drain starts once its SETTINGS are here (``_tick`` ends a silent one)
+            if self._drain_pending is None:
+                self._drain_pending = now
         elif state is _OPEN:
-            self.state = connection_transition(state, ConnectionEvent.DRAIN)
-            self._drain_started = now
-            self.outbox.pieces += (goaway_frame(MAX_STREAM_ID, NO_ERROR), ping_frame(DRAIN_PING))
+            self._begin_drain(now)
         return self.take_events()
+
+    def _begin_drain(self, now: float) -> None:
+        self.state = connection_transition(self.state, ConnectionEvent.DRAIN)
+        self._drain_started = now
+        self.outbox.pieces += (goaway_frame(MAX_STREAM_ID, NO_ERROR), ping_frame(DRAIN_PING))
 
     def _last_goaway(self) -> None:
         self.state = connection_transition(self.state, ConnectionEvent.DRAIN_PING)
@@ -319,6 +353,15 @@ class ControlFrames:
         state = self.state
         if state is _GOING_AWAY and now - self._drain_started >= limits.drain_ping_timeout:
             self._last_goaway()
+            return
+        pending = self._drain_pending
+        if (
+            pending is not None
+            and state in _PREFACE_STATES
+            and now - pending >= limits.drain_ping_timeout
+        ):
+            self.outbox.pieces.append(goaway_frame(0, NO_ERROR))
+            self._end(NO_ERROR, "shut down before the client spoke", by_peer=False)
             return
         if self._settings_sent is not None and now - self._settings_sent >= limits.settings_timeout:
             what = (

@@ -37,6 +37,17 @@ class RequestEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestRefused:
+    """A request head the server answered itself with ``status`` (431, 414, 413, 400: a
+    well-formed request it will not take, as HTTP/1.1 would); the app never hears of the
+    stream. For the access log."""
+
+    stream_id: int
+    status: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class StreamReset:
     """The stream ended before its request and response did: the client reset it
     (``by_peer``), or the server did (the client broke a rule of the stream, or the
@@ -68,6 +79,7 @@ Event = (
     RequestReceived
     | RequestBody
     | RequestEnded
+    | RequestRefused
     | StreamReset
     | StreamWritable
     | ConnectionTerminated

@@ -6,13 +6,21 @@ one large response does not hold back the others.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Final
 
-from .compression import TABLE_SIZE_ZERO
+from .compression import TABLE_SIZE_ZERO, encode_field
 from .frames import DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW
+from .response import NOTED
 
 if TYPE_CHECKING:
     from .streams import ServerStream
+
+#: (lowercase name, value) fields every response carries unless the app sends one of the
+#: same name: ``server`` and the ``headers`` setting's
+Fields = Iterable[tuple[bytes, bytes]]
+#: the default: ``server: asgi-master``
+SERVER_FIELDS: Final = ((b"server", b"asgi-master"),)
 
 
 class Outbox:
@@ -24,12 +32,13 @@ class Outbox:
         "date_field",
         "dribbles",
         "max_frame",
+        "noting",
         "pieces",
-        "server_field",
+        "server_fields",
         "window",
     )
 
-    def __init__(self, server_field: bytes) -> None:
+    def __init__(self, fields: Fields) -> None:
         #: wire bytes in order, not yet handed to the transport
         self.pieces: list[bytes | memoryview] = []
         #: the connection's send window (WINDOW_UPDATE on stream 0 opens it)
@@ -39,10 +48,14 @@ class Outbox:
         #: streams with DATA, an END_STREAM or trailers waiting for window, by id, in the
         #: order they began to wait
         self.blocked: dict[int, ServerStream] = {}
-        #: the encoded ``date`` field (set by the adapter once a second) and ``server`` field
-        #: (empty: not sent)
+        #: the encoded ``date`` field (set by the adapter once a second; empty: not sent) and
+        #: the other fields every response gets unless the app sends one of the same name
+        #: (``server``, the ``headers`` setting's), as (name, encoded field)
         self.date_field = b""
-        self.server_field = server_field
+        self.server_fields = tuple((name, encode_field(name, value)) for name, value in fields)
+        #: the names of response fields the stream notes the values of (those it acts on and
+        #: those an app's field replaces)
+        self.noting = NOTED | {name for name, _ in self.server_fields}
         #: DATA frames the window cut to under 1 KiB with more waiting (counted by the
         #: connection against the data-dribble budget)
         self.dribbles = 0

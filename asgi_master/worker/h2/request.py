@@ -19,14 +19,15 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import unquote
 
+from ...grammar import CONTROL, TOKEN
+
 Field = tuple[bytes, bytes]
 
 #: RFC 9113 8.2.1: names are lowercase tokens
 _NAME: Final = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-z]+")
 #: RFC 9113 8.2.1 and RFC 9110 5.5: no control character but HTAB, no leading or trailing
 #: whitespace
-_BAD_VALUE: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]|\A[ \t]|[ \t]\Z")
-_TOKEN: Final = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+_BAD_VALUE: Final = re.compile(CONTROL.pattern + rb"|\A[ \t]|[ \t]\Z")
 _SCHEME: Final = re.compile(rb"[A-Za-z][A-Za-z0-9+.-]*")
 # RFC 9110 7.2 / RFC 3986 3.2.2, as HTTP/1.1's Host: host [ ":" port ], no userinfo
 _HOST: Final = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[-A-Za-z0-9._~%!$&'()*+,;=]*)(?::[0-9]*)?")
@@ -77,6 +78,8 @@ class RequestHead:
 
     method: str
     scheme: str
+    #: ``:path`` as sent (the ``:authority`` of a CONNECT tunnel): the scope is built from it
+    target: bytes
     #: ``:authority`` as sent (None if absent)
     authority: bytes | None
     path: str
@@ -178,7 +181,7 @@ def _head(
     method = pseudo.get(b":method")
     if method is None:
         raise MalformedRequest("no :method")
-    if _TOKEN.fullmatch(method) is None:
+    if TOKEN.fullmatch(method) is None:
         raise MalformedRequest(f"invalid :method {method[:40]!r}")
     scheme = pseudo.get(b":scheme")
     path = pseudo.get(b":path")
@@ -198,7 +201,7 @@ def _head(
             raise MalformedRequest("empty :path")
         if protocol is not None and (method != b"CONNECT" or authority is None):
             raise MalformedRequest(":protocol without CONNECT and :authority")
-        if protocol is not None and _TOKEN.fullmatch(protocol) is None:
+        if protocol is not None and TOKEN.fullmatch(protocol) is None:
             raise MalformedRequest(f"invalid :protocol {protocol[:40]!r}")
         if _SCHEME.fullmatch(scheme) is None:
             raise MalformedRequest(f"invalid :scheme {scheme[:40]!r}")
@@ -232,6 +235,7 @@ def _head(
     return RequestHead(
         method=method.decode("ascii").upper(),
         scheme=scheme.decode("ascii").lower() if scheme is not None else "",
+        target=path,
         authority=authority,
         path=decoded,
         raw_path=raw_path,

@@ -15,11 +15,10 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
+from ...grammar import CONTROL, TOKEN
 from ..asgi import ResponseError
 from .compression import encode_field, status_field
 
-_TOKEN: Final = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
-_BAD_VALUE: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _DIGITS: Final = re.compile(rb"[0-9]{1,18}")
 _DROPPED: Final = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"}
@@ -28,7 +27,8 @@ _DROPPED: Final = frozenset(
 CONTENT_LENGTH: Final = b"content-length"
 DATE: Final = b"date"
 SERVER: Final = b"server"
-_NOTED: Final = frozenset({CONTENT_LENGTH, DATE, SERVER})
+#: the fields the stream acts on: their values are noted (``encode_fields``)
+NOTED: Final = frozenset({CONTENT_LENGTH, DATE, SERVER})
 
 #: validated app fields: (name as given, value) -> (lowercase name, encoded field; empty for
 #: a dropped field). Apps send the same fields on every response.
@@ -41,12 +41,12 @@ def _check_field(raw_name: object, value: object) -> tuple[bytes, bytes]:
     """Validate one field the cache has not seen; its lowercase name and encoding."""
     if type(raw_name) is not bytes:
         raise ResponseError(f"header name {raw_name!r} must be bytes")
-    if _TOKEN.fullmatch(raw_name) is None:
+    if TOKEN.fullmatch(raw_name) is None:
         raise ResponseError(f"header name {raw_name!r} is not a valid token")
     name = raw_name.lower()
     if type(value) is not bytes:
         raise ResponseError(f"header {name!r}: value {value!r} must be bytes")
-    if _BAD_VALUE.search(value) is not None:
+    if CONTROL.search(value) is not None:
         raise ResponseError(f"header {name!r} has a control character in its value")
     stripped = value.strip(b" \t")
     if name == CONTENT_LENGTH and _DIGITS.fullmatch(stripped) is None:
@@ -60,11 +60,11 @@ def _check_field(raw_name: object, value: object) -> tuple[bytes, bytes]:
 
 
 def encode_fields(
-    headers: Iterable[Iterable[bytes]],
+    headers: Iterable[Iterable[bytes]], noting: frozenset[bytes] = NOTED
 ) -> tuple[list[bytes], dict[bytes, bytes]]:
-    """The encoded fields of the app's headers, and the values of the ones we act on
-    (``content-length``, ``date``, ``server``; see module docstring). Raises
-    ``ResponseError``."""
+    """The encoded fields of the app's headers, and the values of those named in ``noting``
+    (``content-length``, ``date``, ``server`` and the names of the ``headers`` setting; see
+    module docstring). Raises ``ResponseError``."""
     parts: list[bytes] = []
     noted: dict[bytes, bytes] = {}
     cache = _FIELDS
@@ -73,7 +73,7 @@ def encode_fields(
             raw_name, value = pair
             checked = cache.get((raw_name, value)) or _check_field(raw_name, value)
             name, encoded = checked
-            if name in _NOTED:
+            if name in noting:
                 if name == CONTENT_LENGTH:
                     value = value.strip(b" \t")
                     if noted.get(name, value) != value:
@@ -93,7 +93,7 @@ def informational_block(status: int, links: Iterable[bytes] = ()) -> list[bytes]
     values."""
     parts = [status_field(status)]
     for link in links:
-        if type(link) is not bytes or _BAD_VALUE.search(link):
+        if type(link) is not bytes or CONTROL.search(link):
             raise ResponseError(f"early hint link {link!r} is not a valid header value")
         parts.append(encode_field(b"link", link.strip(b" \t")))
     return parts

@@ -32,7 +32,7 @@ from .frames import (
     rst_stream_frame,
     window_update_frame,
 )
-from .response import CONTENT_LENGTH, DATE, SERVER, check_status, encode_fields, informational_block
+from .response import CONTENT_LENGTH, DATE, check_status, encode_fields, informational_block
 from .state import (
     RESPONSE_TRANSITIONS,
     STREAM_TRANSITIONS,
@@ -103,6 +103,7 @@ class ServerStream:
         "body_received",
         "expect_continue",
         "expected_length",
+        "own_status",
         "recv_window",
         "response",
         "send_window",
@@ -137,6 +138,8 @@ class ServerStream:
         self._trailer_block: bytes | None = None
         self.status = 0
         self.body_bytes = 0
+        #: the status of the server's own answer to the request (``refuse_request``), if any
+        self.own_status = 0
         self._fields: list[bytes] = []
         self._noted: dict[bytes, bytes] = {}
         self._remaining: int | None = None
@@ -155,6 +158,16 @@ class ServerStream:
     def cancelled(self) -> bool:
         """The stream ended under the app; its messages are dropped."""
         return self.response is _CANCELLED
+
+    @property
+    def body_wanted(self) -> bool:
+        """The response carries a body at all (not for HEAD, 204 or 304)."""
+        return not self._no_body
+
+    @property
+    def response_bytes(self) -> int:
+        """Body bytes of the response sent or waiting for window (for the access log)."""
+        return self.body_bytes + self._queued
 
     @property
     def waiting(self) -> bool:
@@ -193,7 +206,7 @@ class ServerStream:
         if self.response is _CANCELLED:
             return
         status = check_status(status)
-        fields, noted = encode_fields(headers)
+        fields, noted = encode_fields(headers, self._outbox.noting)
         self._advance(_START)
         self.status = status
         self._fields = fields
@@ -216,10 +229,12 @@ class ServerStream:
         length = self._noted.get(CONTENT_LENGTH)
         if length is not None and int(length) != size:
             raise ResponseError(f"content-length {length!r} does not match the file's {size} bytes")
-        if length is None and not self._no_body:
+        if length is None and self.status not in _NO_BODY_STATUS:
+            # (a HEAD response carries the length the GET would have)
             self._noted[CONTENT_LENGTH] = b"%d" % size
             self._fields.append(encode_field(CONTENT_LENGTH, b"%d" % size))
-            self._remaining = size
+            if not self._no_body:
+                self._remaining = size
 
     def _head_block(self, length_field: bytes) -> bytes:
         outbox = self._outbox
@@ -228,8 +243,9 @@ class ServerStream:
         parts += self._fields
         if DATE not in noted and outbox.date_field:
             parts.append(outbox.date_field)
-        if SERVER not in noted and outbox.server_field:
-            parts.append(outbox.server_field)
+        for name, field in outbox.server_fields:
+            if name not in noted:
+                parts.append(field)
         if length_field:
             parts.append(length_field)
         return outbox.header_block(parts)
@@ -261,7 +277,7 @@ class ServerStream:
         end = not more and not trailers
         if response is _HELD:
             length_field = b""
-            if end and not self._no_body and CONTENT_LENGTH not in self._noted:
+            if end and self.status not in _NO_BODY_STATUS and CONTENT_LENGTH not in self._noted:
                 length_field = encode_field(CONTENT_LENGTH, b"%d" % size)
             block = self._head_block(length_field)
             if self._no_body or not size:
@@ -320,10 +336,12 @@ class ServerStream:
         self._advance(_REFUSE)
         self._send_own(status, body, content_type)
 
-    def _send_own(self, status: int, body: bytes, content_type: bytes) -> None:
+    def _send_own(
+        self, status: int, body: bytes, content_type: bytes, extra: Sequence[bytes] = ()
+    ) -> None:
         self.status = status
         self._noted = {}
-        self._fields = [encode_field(b"content-type", content_type)]
+        self._fields = [encode_field(b"content-type", content_type), *extra]
         if self._head_only:
             body = b""
         block = self._head_block(encode_field(CONTENT_LENGTH, b"%d" % len(body)))
@@ -454,14 +472,19 @@ class ServerStream:
                 self, Closure.RESET_BY_US if reset_by_us else Closure.RESET_BY_PEER
             )
 
-    def refuse_request(self, status: int, reason: str) -> None:
+    def refuse_request(self, status: int, reason: str, extra: Sequence[bytes] = ()) -> None:
         """The server answers the request itself with ``status`` (the app is not or no longer
-        in it): the response, then the stream ends under the app."""
+        in it): the response, then the stream ends under the app. ``extra``: more encoded
+        fields (``retry-after``)."""
         if self.response is _IDLE or self.response is _HELD:
             self.response = _DONE
+            self.own_status = status
             # its END_STREAM resets the rest of the request, once it has left (_end_sent)
             self._send_own(
-                status, reason.encode("utf-8", "replace") + b"\n", b"text/plain; charset=utf-8"
+                status,
+                reason.encode("utf-8", "replace") + b"\n",
+                b"text/plain; charset=utf-8",
+                extra,
             )
         elif self.state is not _CLOSED:
             # the app's response is partly out: it cannot be finished

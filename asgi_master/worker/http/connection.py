@@ -11,7 +11,9 @@ Theory of operation. A connection is in one of five states (``ConnectionState``)
   as it arrives, while the app keeps up (``reading`` goes false above ``READ_HIGH_WATER`` bytes
   not taken); pipelined requests wait in the reader's buffer, reading paused once that too is
   above the mark.
-- UPGRADED: handed over to another protocol (WebSocket); this object is done with it.
+- UPGRADED: handed over to another protocol (WebSocket; HTTP/2, from a request asking for
+  it or from IDLE when the connection opens with the HTTP/2 preface); this object is done
+  with it.
 - CLOSED: over, or closing once what was written has been sent.
 
 What moves it is one of five events (``Transition``), and the table ``_TRANSITIONS`` says
@@ -38,6 +40,8 @@ from .writer import PLAIN, ResponseDefaults, ResponseWriter, simple_response
 #: reading pauses while this many bytes of request body wait for the app, or this many bytes
 #: of pipelined requests wait for their turn
 READ_HIGH_WATER: Final = 64 * 1024
+#: RFC 9113 3.4: what a client speaking HTTP/2 with prior knowledge sends first
+HTTP2_PREFACE: Final = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 _PLAIN: Final = b"text/plain; charset=utf-8"
 
@@ -81,7 +85,13 @@ _TO_CLOSED: Final = Transition.CLOSED
 
 #: state -> {transition allowed in it: the state it leads to}; nothing else is allowed
 _TRANSITIONS: Final[dict[ConnectionState, dict[Transition, ConnectionState]]] = {
-    _IDLE: {_HEAD_STARTED: _HEAD, _REQUEST_RECEIVED: _REQUEST, _TO_CLOSED: _CLOSED},
+    _IDLE: {
+        _HEAD_STARTED: _HEAD,
+        _REQUEST_RECEIVED: _REQUEST,
+        # the connection opened with the HTTP/2 preface (``PRIOR_KNOWLEDGE``)
+        _TO_UPGRADED: _UPGRADED,
+        _TO_CLOSED: _CLOSED,
+    },
     _HEAD: {_REQUEST_RECEIVED: _REQUEST, _TO_CLOSED: _CLOSED},
     _REQUEST: {_RESPONSE_REUSED: _IDLE, _TO_UPGRADED: _UPGRADED, _TO_CLOSED: _CLOSED},
     _UPGRADED: {},
@@ -115,6 +125,15 @@ class Upgrade:
 
 
 @dataclass(frozen=True, slots=True)
+class PriorKnowledge:
+    """The connection opens with the HTTP/2 preface: the adapter calls ``upgrade`` and hands
+    every byte received to HTTP/2."""
+
+
+PRIOR_KNOWLEDGE: Final = PriorKnowledge()
+
+
+@dataclass(frozen=True, slots=True)
 class Rejected:
     """The client broke HTTP/1.1: write ``response`` (empty once a response head went out),
     then close."""
@@ -124,7 +143,7 @@ class Rejected:
     response: bytes
 
 
-Event = RequestHead | Upgrade | Body | Signal | Rejected
+Event = RequestHead | Upgrade | PriorKnowledge | Body | Signal | Rejected
 
 
 class HTTPConnection:
@@ -136,6 +155,7 @@ class HTTPConnection:
         "_expect_continue",
         "_keep_alive",
         "_now",
+        "_preface",
         "_reader",
         "_reuse",
         "_unread",
@@ -156,10 +176,12 @@ class HTTPConnection:
         keep_alive: bool = True,
         upgrades: Iterable[bytes] = (),
         defaults: ResponseDefaults = PLAIN,
+        http2_preface: bool = False,
     ) -> None:
         """``keep_alive``: connections may be reused at all (``keepalive_timeout`` > 0);
         ``upgrades``: the protocols (lowercase ``Upgrade`` tokens) it may hand over to;
-        ``defaults``: the header lines every response gets (``server``, ``date``...)."""
+        ``defaults``: the header lines every response gets (``server``, ``date``...);
+        ``http2_preface``: a connection opening with the HTTP/2 preface is handed over."""
         self._reader = RequestReader(limits)
         self._reuse = keep_alive
         self._upgrades = frozenset(upgrades)
@@ -182,6 +204,9 @@ class HTTPConnection:
         self._unread = 0
         self._defaults = defaults
         self._writer = ResponseWriter("GET", "1.1", defaults)
+        #: the connection's first bytes while they may still be the HTTP/2 preface (None:
+        #: they are not, or it is not looked for)
+        self._preface: bytes | None = b"" if http2_preface else None
 
     def _to(self, transition: Transition) -> None:
         # (hot paths write this line out instead of calling: one call less per request)
@@ -197,7 +222,17 @@ class HTTPConnection:
     def receive_data(self, data: bytes, now: float) -> None:
         """Bytes from the client; ``b""`` means it closed its sending side."""
         self.idle_since = self._now = now
+        if self._preface is not None:
+            self._look_for_preface(data)
         self._reader.feed(data)
+
+    def _look_for_preface(self, data: bytes) -> None:
+        """Follow the first bytes while they match the HTTP/2 preface (``PRIOR_KNOWLEDGE``
+        once all of it is here); stop looking at the first that does not."""
+        seen = self._preface
+        assert seen is not None
+        seen += data[: len(HTTP2_PREFACE) - len(seen)]
+        self._preface = seen if data and HTTP2_PREFACE.startswith(seen) else None
 
     def take_body(self, data: bytes) -> tuple[bytes, bytes, bool] | None:
         """While request body is due and nothing is buffered: the part of ``data`` that is
@@ -221,6 +256,9 @@ class HTTPConnection:
         state = self.state
         if state is _CLOSED or state is _UPGRADED:
             return CLOSED
+        if self._preface is not None:
+            # nothing is read as HTTP/1.1 while the bytes may still be the HTTP/2 preface
+            return PRIOR_KNOWLEDGE if self._preface == HTTP2_PREFACE else NEED_DATA
         reader = self._reader
         try:
             event = reader.next_event()
@@ -247,6 +285,7 @@ class HTTPConnection:
                 self.reading = False
             return event
         # a request head: REQUEST_RECEIVED (written out, as on every request)
+        self._preface = None
         self.state = _TRANSITIONS[state].get(_REQUEST_RECEIVED) or self._not_allowed(
             _REQUEST_RECEIVED
         )
@@ -373,7 +412,15 @@ class HTTPConnection:
         )
 
     def upgrade(self) -> bytes:
-        """Hand the connection over: the bytes received after the upgrade request's head."""
+        """Hand the connection over: the bytes received after the upgrade request's head (or,
+        in IDLE, every byte received: HTTP/2 from the start)."""
+        if self.state is _IDLE:
+            # HTTP/2 from the start: after PRIOR_KNOWLEDGE, or before any byte (ALPN h2)
+            if self._preface is None:
+                raise ConnectionStateError("UPGRADED without the HTTP/2 preface in state IDLE")
+            self._to(_TO_UPGRADED)
+            self._preface = None
+            return self._reader.take_trailing()
         self._to(_TO_UPGRADED)
         reader = self._reader
         # an upgrade request has no body; reading to its end hands back the bytes after it
@@ -411,9 +458,11 @@ __all__ = [
     "CLOSE",
     "CLOSED",
     "END_OF_BODY",
+    "HTTP2_PREFACE",
     "NEED_DATA",
     "NEXT",
     "PAUSED",
+    "PRIOR_KNOWLEDGE",
     "READ",
     "READ_HIGH_WATER",
     "AfterResponse",
@@ -421,6 +470,7 @@ __all__ = [
     "ConnectionState",
     "ConnectionStateError",
     "HTTPConnection",
+    "PriorKnowledge",
     "Rejected",
     "Upgrade",
 ]

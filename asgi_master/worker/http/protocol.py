@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 from ..accesslog import unparsed_request_scope
 from ..asgi import ClientDisconnected
+from ..context import HEALTH_HEADERS
 from ..cycle import RequestCycle
 from ..flow import WriteGate
 from ..scope import ConnectionInfo, request_scope
@@ -32,6 +33,7 @@ from .connection import (
     Body,
     ConnectionState,
     HTTPConnection,
+    PriorKnowledge,
     Rejected,
     Upgrade,
 )
@@ -49,10 +51,6 @@ log = logging.getLogger("asgi_master.error")
 DRAIN_IDLE_GRACE: Final = 0.5
 WRITE_HIGH_WATER: Final = 64 * 1024
 _RETRY_AFTER: Final = b"retry-after: 1\r\n"
-_HEALTH_HEADERS: Final = [
-    (b"content-type", b"text/plain; charset=utf-8"),
-    (b"cache-control", b"no-store"),
-]
 _REQUEST: Final = ConnectionState.REQUEST
 _CLOSE: Final = CLOSE
 _NEXT: Final = NEXT
@@ -61,7 +59,8 @@ _UPGRADED: Final = ConnectionState.UPGRADED
 
 class UpgradeHandler(Protocol):
     """Takes over a connection whose request asks for its protocol (``Upgrade: <token>``): it
-    calls ``http.detach()`` and moves the transport on, or answers ``http.refuse_request``."""
+    calls ``http.detach()`` and moves the transport on, answers ``http.refuse_request``, or
+    declines (the request is served as an ordinary one)."""
 
     def __call__(self, http: HTTPProtocol, head: RequestHead) -> None: ...
 
@@ -102,6 +101,7 @@ class HTTPProtocol(asyncio.Protocol):
             keep_alive=settings.keepalive_timeout > 0,
             upgrades=self._upgrades,
             defaults=settings.response_defaults,
+            http2_preface=worker.http2_handover is not None,
         )
         self.transport: asyncio.Transport | None = None
         self.info = ConnectionInfo(None, None, "http", settings.extensions)
@@ -122,6 +122,8 @@ class HTTPProtocol(asyncio.Protocol):
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         self.info = ConnectionInfo.of(transport, self.settings.extensions, self._proxy_header)
         self.worker.connections.add(self)
+        if self.info.alpn == "h2" and self.worker.http2_handover is not None:
+            self.worker.http2_handover(self)  # HTTP/2 from the start: it calls detach()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
@@ -191,6 +193,9 @@ class HTTPProtocol(asyncio.Protocol):
                 return
             elif isinstance(event, Upgrade):
                 self._upgrade(event.head)
+                return
+            elif isinstance(event, PriorKnowledge):
+                self.worker.http2_handover(self)  # type: ignore[misc]  # (set, or no such event)
                 return
             else:
                 self._rejected(event)
@@ -271,10 +276,13 @@ class HTTPProtocol(asyncio.Protocol):
             return
         assert head.upgrade is not None
         self._upgrades[head.upgrade.lower()](self, head)
+        if not self._closed:  # declined (as a server may): served as an ordinary request
+            self._start(head)
+            self._pump()
 
     def detach(self) -> bytes:
-        """Give up the connection to another protocol (an upgrade): stop tracking it and
-        return the bytes received after the request head."""
+        """Give up the connection to another protocol (an upgrade, or HTTP/2): stop tracking
+        it and return the bytes received after the request head (all, for HTTP/2)."""
         self.worker.connections.discard(self)
         self._closed = True
         return self.conn.upgrade()
@@ -290,16 +298,13 @@ class HTTPProtocol(asyncio.Protocol):
 
     def _answer_health(self, head: RequestHead) -> bool:
         """Answer a health path without the app; False if ``head`` is not one."""
-        settings = self.settings
-        kind = settings.health_paths.get(head.target.partition(b"?")[0])
-        if kind is None:
+        answer = self.worker.health_answer(head.target.partition(b"?")[0])
+        if answer is None:
             return False
-        worker = self.worker
-        ok = kind == "live" or (worker.ready and not worker.draining)
         conn = self.conn
-        conn.start_response(200 if ok else 503, _HEALTH_HEADERS)
-        self._write(conn.send_body(b"ok\n" if ok else b"not ready\n", False))
-        access = settings.access_log
+        conn.start_response(answer[0], HEALTH_HEADERS)
+        self._write(conn.send_body(answer[1], False))
+        access = self.settings.access_log
         if access is not None and access.health:
             access.response(self.scope_for(head), conn.response_status, conn.response_bytes, 0.0)
         # called from _pump's loop, which goes on to the next request

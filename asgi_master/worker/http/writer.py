@@ -112,6 +112,13 @@ class ResponseDefaults:
         """The lines of the ``headers`` setting (on a response of the server's own)."""
         return b"".join(line for _, line in self.headers)
 
+    def fields(self) -> list[tuple[bytes, bytes]]:
+        """``server`` and the ``headers`` setting's, as (lowercase name, value) fields (for
+        HTTP/2, which encodes them its own way)."""
+        lines = [self.server_line] if self.server_line else []
+        lines += [line for _, line in self.headers]
+        return [(name, value) for name, _, value in (line[:-2].partition(b": ") for line in lines)]
+
 
 #: what a writer writes without settings: ``server`` and ``date``, nothing else
 PLAIN: Final = ResponseDefaults(SERVER_LINE, True)

@@ -1,15 +1,17 @@
-"""WebSocket (RFC 6455, permessage-deflate) over wsproto, behind the HTTP/1.1 layer.
+"""WebSocket (RFC 6455, permessage-deflate) over wsproto, behind the HTTP/1.1 layer, and on
+HTTP/2 streams (RFC 8441, see worker/h2/websocket.py).
 
 ``handshake`` validates the upgrade and writes the 101, ``deflate`` negotiates compression,
 ``session`` is the sans-IO core (ASGI messages and bytes in, bytes and actions out), and
-``protocol`` the asyncio adapter that takes the connection over from ``HTTPProtocol``.
+``protocol`` the asyncio adapter that takes the connection over from ``HTTPProtocol`` (or runs
+on an HTTP/2 stream made to look like a transport).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from .handshake import HandshakeError, HTTP11Reply, read_handshake
+from .handshake import HandshakeError, HandshakeRequest, HTTP11Reply, read_handshake
 from .protocol import WebSocketProtocol
 from .session import SessionState, WebSocketSession
 
@@ -23,6 +25,7 @@ __all__ = [
     "WebSocketProtocol",
     "WebSocketSession",
     "start_websocket",
+    "websocket_scope",
 ]
 
 _SCHEMES = {"http": "ws", "https": "wss"}
@@ -42,14 +45,7 @@ def start_websocket(http: HTTPProtocol, head: RequestHead) -> None:
     transport = http.transport
     assert transport is not None
     scope = http.scope_for(head)
-    scope["type"] = "websocket"
-    scope["scheme"] = _SCHEMES.get(scope["scheme"], scope["scheme"])
-    scope["subprotocols"] = list(request.subprotocols)
-    extensions: dict[str, object] = {"websocket.http.response": {}}
-    tls = http.info.extensions.get("tls")
-    if tls is not None:
-        extensions["tls"] = tls
-    scope["extensions"] = extensions
+    websocket_scope(scope, request, http.info.extensions)
     trailing = http.detach()
     session = WebSocketSession(
         request, settings.websocket, HTTP11Reply(request, settings.response_defaults)
@@ -62,6 +58,21 @@ def start_websocket(http: HTTPProtocol, head: RequestHead) -> None:
         # an upgrade on a kept-alive connection of a draining worker: it closes right after
         # the accept, with the drain's code, like the WebSockets that were open before
         protocol.shutdown()
+
+
+def websocket_scope(
+    scope: dict[str, Any], request: HandshakeRequest, extensions: dict[str, Any]
+) -> None:
+    """Make the HTTP scope of a handshake request a websocket scope (in place);
+    ``extensions`` are the connection's (its ``tls`` is kept)."""
+    scope["type"] = "websocket"
+    scope["scheme"] = _SCHEMES.get(scope["scheme"], scope["scheme"])
+    scope["subprotocols"] = list(request.subprotocols)
+    websocket_extensions: dict[str, object] = {"websocket.http.response": {}}
+    tls = extensions.get("tls")
+    if tls is not None:
+        websocket_extensions["tls"] = tls
+    scope["extensions"] = websocket_extensions
 
 
 #: the HTTP/1.1 layer's upgrade handlers this package provides (``Upgrade`` token -> handler)

@@ -130,7 +130,7 @@ class WebSocketSession:
         self.reply = reply if reply is not None else HTTP11Reply(request)
         self.state = _CONNECTING
         self.transport_action = _ACTION_KEEP
-        #: 101 once accepted, or the status of the denial response (for the access log)
+        #: 101 (200 on HTTP/2) once accepted, or the denial response's status (access log)
         self.status = 0
         #: message payload (or denial body) bytes the app sent
         self.bytes_sent = 0
@@ -364,7 +364,7 @@ class WebSocketSession:
         except AcceptError as exc:
             raise ASGIMessageError(f"websocket.accept: {exc}") from None
         self._out.append(response)
-        self.status = 101
+        self.status = self.reply.accept_status
         self.state = _OPEN
         self._conn = Connection(
             ConnectionType.SERVER, [self._deflate] if self._deflate is not None else None
