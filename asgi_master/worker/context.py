@@ -10,7 +10,7 @@ import asyncio
 import bisect
 import contextvars
 import ssl
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
@@ -201,16 +201,16 @@ class WorkerState:
         limit = self.settings.limit_concurrency
         return bool(limit) and (len(self.tasks) >= limit or len(self.connections) > limit)
 
-    def health_answer(self, path: bytes) -> tuple[int, bytes] | None:
-        """The status and body that answer a request for ``path`` if it is a health path
-        (``health_live_path``: up; ``health_ready_path``: booted and not draining), else
-        None. Sent with ``HEALTH_HEADERS``, by each protocol, without the app."""
+    def health_answer(self, path: bytes) -> tuple[int, Sequence[tuple[bytes, bytes]], bytes] | None:
+        """The status, headers and body that answer a request for ``path`` if it is a health
+        path (``health_live_path``: up; ``health_ready_path``: booted and not draining), else
+        None. Each protocol sends it itself, without the app."""
         kind = self.settings.health_paths.get(path)
         if kind is None:
             return None
         if kind == "live" or (self.ready and not self.draining):
-            return 200, b"ok\n"
-        return 503, b"not ready\n"
+            return 200, HEALTH_HEADERS, b"ok\n"
+        return 503, HEALTH_HEADERS, b"not ready\n"
 
     def response_done(self, duration: float | None) -> None:
         """One response went out (the app's or the server's): count it, time it (unless

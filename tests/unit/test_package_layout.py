@@ -54,6 +54,14 @@ def _imports(name: str, path: Path) -> set[str]:
             # ``from pkg import sub`` needs only pkg.sub; ``from mod import name`` needs mod
             if module in MODULES and len(submodules) < len(node.names):
                 found.add(module)
+    # importing ``a.b.c`` runs the ``__init__`` of ``a.b`` first: an edge to each package on
+    # the way (but not to the importer's own, which are imported before it)
+    own = {name.rsplit(".", n)[0] for n in range(1, name.count(".") + 1)}
+    for module in list(found):
+        while "." in module:
+            module = module.rpartition(".")[0]
+            if module in MODULES and module not in own:
+                found.add(module)
     found.discard(name)
     return found
 

@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final, cast
 
 from ..accesslog import unparsed_request_scope
-from ..context import HEALTH_HEADERS
 from ..cycle import RequestCycle
 from ..flow import WriteGate
 from ..http.writer import DATE
@@ -254,8 +253,8 @@ class H2Protocol(asyncio.Protocol):
         answer = self.worker.health_answer(head.raw_path)
         if answer is None:
             return False
-        core.start(answer[0], HEALTH_HEADERS, False)
-        core.body(answer[1], False)
+        core.start(answer[0], answer[1], False)
+        core.body(answer[2], False)
         access = self.settings.access_log
         if access is not None and access.health:
             scope = self.scope_for(head)

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 from ..accesslog import unparsed_request_scope
 from ..asgi import ClientDisconnected
-from ..context import HEALTH_HEADERS
 from ..cycle import RequestCycle
 from ..flow import WriteGate
 from ..scope import ConnectionInfo, request_scope
@@ -302,8 +301,8 @@ class HTTPProtocol(asyncio.Protocol):
         if answer is None:
             return False
         conn = self.conn
-        conn.start_response(answer[0], HEALTH_HEADERS)
-        self._write(conn.send_body(answer[1], False))
+        conn.start_response(answer[0], answer[1])
+        self._write(conn.send_body(answer[2], False))
         access = self.settings.access_log
         if access is not None and access.health:
             access.response(self.scope_for(head), conn.response_status, conn.response_bytes, 0.0)
