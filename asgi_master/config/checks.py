@@ -37,6 +37,8 @@ def check(config: Config) -> None:
             check_env_file(config.env_file)
         except ValueError as exc:
             _fail(config, "env_file", str(exc))
+    if config.http2_only and not config.http2:
+        _fail(config, "http2_only", "needs http2 = true (HTTP/2 alone, with HTTP/2 turned off)")
     if config.reload_watcher == "watchfiles" and importlib.util.find_spec("watchfiles") is None:
         _fail(
             config,

@@ -92,6 +92,15 @@ class ProtocolSettings(ServingSettings):
         "deprecates it and browsers never send it; a request with a body is served over "
         "HTTP/1.1 as if it had not asked.",
     )
+    http2_only: bool = setting(
+        Bool(),
+        False,
+        "http2",
+        "Speak HTTP/2 alone: on plain listeners every connection must open with the HTTP/2 "
+        "preface (h2c with prior knowledge, as gRPC clients and proxies speaking h2c to a "
+        "backend do), and TLS listeners offer only `h2` by ALPN. Any other opening is an HTTP/2 "
+        "connection error: GOAWAY PROTOCOL_ERROR, then the connection closes. Needs `http2`.",
+    )
     http2_max_concurrent_streams: int = setting(
         Int(1, 2**31 - 1),
         100,

@@ -101,6 +101,8 @@ class WorkerSettings:
     http2: ConnectionLimits | None
     #: ``Upgrade: h2c`` is taken on plain connections (``http2_upgrade``)
     http2_upgrade: bool
+    #: every connection speaks HTTP/2 from its first byte, whatever it sends (``http2_only``)
+    http2_only: bool
 
     @classmethod
     def from_config(cls, config: Config) -> WorkerSettings:
@@ -137,6 +139,7 @@ class WorkerSettings:
             if config.http2
             else None,
             http2_upgrade=config.http2 and config.http2_upgrade,
+            http2_only=config.http2 and config.http2_only,
         )
 
 

@@ -76,7 +76,10 @@ def build_ssl_context(config: Config) -> ssl.SSLContext | None:
     if config.ciphers is not None:
         context.set_ciphers(config.ciphers)
     # HTTP/2 first: a client offering both gets it (RFC 7301: the server chooses)
-    context.set_alpn_protocols(["h2", "http/1.1"] if config.http2 else ["http/1.1"])
+    if config.http2_only:
+        context.set_alpn_protocols(["h2"])
+    else:
+        context.set_alpn_protocols(["h2", "http/1.1"] if config.http2 else ["http/1.1"])
     context.server_cert_pem = first_certificate(config.certfile)
     return context
 

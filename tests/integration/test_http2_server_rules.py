@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 
 import h2.events
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, run_cli
 from tests.integration.h2socket import H2Socket
 
 pytestmark = pytest.mark.timeout(60)
@@ -132,3 +133,35 @@ def test_concurrent_streams_of_one_connection_each_run_in_their_own_context(star
             assert report["deployment"] == "boot" and report["still_ours"], report
     finally:
         client.close()
+
+
+def test_an_http2_only_port_answers_http2_and_ends_anything_else_with_goaway(start_server):
+    server = start_server("tests.apps.h2:app", "--workers", "1", "--http2-only")
+    server.wait_ready()
+    client = H2Socket(server.port)
+    try:
+        stream = client.request("/")
+        client.read_until(lambda c: c.ended(stream))
+        assert client.status(stream) == 200 and client.body(stream) == b"hello 2"
+    finally:
+        client.close()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    # our SETTINGS, then GOAWAY (type 7) PROTOCOL_ERROR (1), then the connection closes
+    assert b"HTTP/1.1" not in data
+    frames = []
+    while len(data) >= 9:
+        length = int.from_bytes(data[:3], "big")
+        frames.append((data[3], data[9 : 9 + length]))
+        data = data[9 + length :]
+    assert frames[-1][0] == 7 and int.from_bytes(frames[-1][1][4:8], "big") == 1, frames
+
+
+def test_http2_only_without_http2_is_a_one_line_error():
+    result = run_cli("tests.apps.h2:app", "--no-http2", "--http2-only", "--check-config")
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert "http2_only" in line and "needs http2 = true" in line

@@ -120,9 +120,10 @@ class HTTPProtocol(asyncio.Protocol):
         self.transport = transport
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         self.info = ConnectionInfo.of(transport, self.settings.extensions, self._proxy_header)
-        self.worker.connections.add(self)
-        if self.info.alpn == "h2" and self.worker.http2_handover is not None:
-            self.worker.http2_handover(self)  # HTTP/2 from the start: it calls detach()
+        worker = self.worker
+        worker.connections.add(self)
+        if worker.http2_handover and (self.info.alpn == "h2" or self.settings.http2_only):
+            worker.http2_handover(self)  # HTTP/2 from the start: it calls detach()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
