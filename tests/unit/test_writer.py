@@ -207,3 +207,15 @@ def test_the_servers_own_responses_carry_the_defaults_too():
     response, body, _ = parse(wire)
     assert (response.status_code, body) == (503, b"busy\n")
     assert headers(response)[b"x-a"] == b"1" and b"date" not in headers(response)
+
+
+def test_a_content_type_in_the_headers_setting_leaves_the_servers_own_responses_one():
+    settings = defaults(headers=["content-type: text/x-site", "x-a: 1"])
+    response, _, _ = parse(simple_response(400, b"bad\n", defaults=settings))
+    types = [value for name, value in response.headers if name == b"content-type"]
+    assert types == [b"text/plain; charset=utf-8"] and headers(response)[b"x-a"] == b"1"
+    # an app's response without one gets the setting's
+    writer = ResponseWriter("GET", "1.1", settings)
+    writer.start(200, [])
+    response, _, _ = parse(writer.body(b"x", more=False))
+    assert [v for n, v in response.headers if n == b"content-type"] == [b"text/x-site"]

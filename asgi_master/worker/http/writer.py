@@ -109,8 +109,9 @@ class ResponseDefaults:
         return DATE.get() if self.date else b""
 
     def lines(self) -> bytes:
-        """The lines of the ``headers`` setting (on a response of the server's own)."""
-        return b"".join(line for _, line in self.headers)
+        """The lines of the ``headers`` setting on a response of the server's own, which has a
+        ``content-type`` of its own for its body (a setting's ``content-type`` is left out)."""
+        return b"".join(line for name, line in self.headers if name != b"content-type")
 
     def fields(self) -> list[tuple[bytes, bytes]]:
         """``server`` and the ``headers`` setting's, as (lowercase name, value) fields (for
