@@ -39,6 +39,12 @@ COMPILED: Final = (
     "asgi_master.worker.http.writer",
     "asgi_master.worker.ws.frames",
     "asgi_master.worker.ws.session",
+    "asgi_master.worker.ws.inbox",
+    "asgi_master.worker.http.limits",
+    "asgi_master.worker.http.connection",
+    "asgi_master.worker.scope",
+    "asgi_master.worker.cycle",
+    "asgi_master.grammar",
 )
 #: set (not empty, not "0"), pure Python: at build, compile nothing; at import, load the .py
 NO_EXTENSIONS_ENV: Final = "ASGI_MASTER_NO_EXTENSIONS"

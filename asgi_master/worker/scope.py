@@ -5,7 +5,6 @@ headers. HTTP/1.1 requests, WebSocket handshakes and HTTP/2 streams build their 
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -20,12 +19,11 @@ if TYPE_CHECKING:
     from .proxyproto import ProxyHeader
 
 
-def _address(sock: socket.socket, peer: bool) -> tuple[str, int] | None:
-    try:
-        addr = sock.getpeername() if peer else sock.getsockname()
-    except OSError:
-        return None
-    return (str(addr[0]), int(addr[1]))
+def _inet_address(addr: object) -> tuple[str, int] | None:
+    """Host and port of an AF_INET or AF_INET6 address (which has four elements), or None."""
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        return (str(addr[0]), int(addr[1]))
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,15 +48,21 @@ class ConnectionInfo:
     ) -> ConnectionInfo:
         """The facts of a freshly accepted connection; with the PROXY header it began with, the
         header's (``behind_proxy``)."""
-        sock = transport.get_extra_info("socket")
+        # the transport's addresses, not its socket's: uvloop read both when it accepted and
+        # converts them without a syscall (the pseudo-socket's getpeername/getsockname make
+        # two more); asyncio's own transports keep them too (bench/README.md)
         client: tuple[str, int] | None = None
         server: tuple[str, int | None] | None = None
-        if sock is not None:
-            if sock.family in (socket.AF_INET, socket.AF_INET6):
-                client = _address(sock, peer=True)
-                server = _address(sock, peer=False)
-            elif sock.family == socket.AF_UNIX:
-                server = (str(sock.getsockname()), None)
+        try:
+            sockname = transport.get_extra_info("sockname")
+        except OSError:
+            sockname = None
+        if isinstance(sockname, tuple):
+            client = _inet_address(transport.get_extra_info("peername"))
+            server = _inet_address(sockname)
+        elif isinstance(sockname, str | bytes):
+            # AF_UNIX: the path the server is bound to; the client has none
+            server = (str(sockname), None)
         ssl_object = transport.get_extra_info("ssl_object")
         if ssl_object is None:
             info = cls(client, server, "http", extensions)

@@ -112,7 +112,7 @@ READ: Final = AfterResponse.READ
 NEXT: Final = AfterResponse.NEXT
 
 
-class ConnectionStateError(RuntimeError):
+class ConnectionStateError(Exception):
     """A transition the state table does not allow: a bug of the caller's, not the client's."""
 
 
