@@ -22,7 +22,8 @@ from typing import Any
 
 import uvloop
 
-from asgi_master.worker.context import ServerContext
+from asgi_master.config import Config
+from asgi_master.worker.context import WorkerSettings, WorkerState
 from asgi_master.worker.http.protocol import HTTPProtocol
 
 REQUEST = (
@@ -59,7 +60,15 @@ class ClosingTransport(asyncio.Transport):
             self._closed.set_result(None)
 
     def get_extra_info(self, name: str, default: object = None) -> object:
-        return self._sock if name == "socket" else default
+        # what uvloop's transports answer (ConnectionInfo.of asks for the addresses, which
+        # uvloop has read once at accept: so here, no syscall per request)
+        if name == "socket":
+            return self._sock
+        if name == "peername":
+            return _ADDRESSES[self._sock][0]
+        if name == "sockname":
+            return _ADDRESSES[self._sock][1]
+        return default
 
     def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
         pass
@@ -68,17 +77,23 @@ class ClosingTransport(asyncio.Transport):
         return self._closed.done()
 
 
+#: the addresses of the accepted socket, read once
+_ADDRESSES: dict[socket.socket, tuple[Any, Any]] = {}
+
+
 def _connected_socket() -> tuple[socket.socket, list[socket.socket]]:
     """A real accepted TCP socket on 127.0.0.1 (what getpeername/getsockname are asked)."""
     listener = socket.create_server(("127.0.0.1", 0))
     client = socket.create_connection(listener.getsockname())
     server, _ = listener.accept()
+    _ADDRESSES[server] = (server.getpeername(), server.getsockname())
     return server, [listener, client, server]
 
 
 async def run(requests: int) -> float:
     loop = asyncio.get_running_loop()
-    ctx = ServerContext(app=hello, loop=loop, access_log=False)
+    settings = WorkerSettings.from_config(Config(access_log=False, proxy_headers=False))
+    ctx = WorkerState(settings, hello, loop)
     sock, keep = _connected_socket()
     try:
         started = time.perf_counter()

@@ -26,7 +26,9 @@ def _inet_address(addr: object) -> tuple[str, int] | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+# (not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, a
+# slow path mypyc leaves interpreted; nothing assigns to it: docs/design.md, compiled build)
+@dataclass(slots=True)
 class ConnectionInfo:
     """What the scopes of one connection's requests share."""
 

@@ -60,7 +60,9 @@ class Fallback:
 FALLBACK: Final = Fallback()
 
 
-@dataclass(frozen=True, slots=True)
+# (not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, a
+# slow path mypyc leaves interpreted; nothing assigns to it: docs/design.md, compiled build)
+@dataclass(slots=True)
 class RequestHead:
     """A parsed request head with the framing facts the server acts on."""
 

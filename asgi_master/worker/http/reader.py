@@ -54,7 +54,9 @@ END_OF_BODY: Final = Signal.END_OF_BODY
 CLOSED: Final = Signal.CLOSED
 
 
-@dataclass(frozen=True, slots=True)
+# (not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, a
+# slow path mypyc leaves interpreted; nothing assigns to it: docs/design.md, compiled build)
+@dataclass(slots=True)
 class Body:
     """A piece of request body."""
 
