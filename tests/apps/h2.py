@@ -18,6 +18,8 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qs
 
+from tests.apps.lifespan import complete_lifespan
+
 PAGE = b"""<!doctype html>
 <html><head><title>waiting</title></head><body>
 <script>
@@ -31,14 +33,6 @@ socket.onerror = () => { document.title = "error"; };
 
 def _query(scope):
     return {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
-
-
-async def _lifespan(receive, send):
-    while True:
-        message = await receive()
-        await send({"type": message["type"] + ".complete"})
-        if message["type"] == "lifespan.shutdown":
-            return
 
 
 async def _read_body(receive):
@@ -98,7 +92,7 @@ async def _hold(scope, receive):
 
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
-        return await _lifespan(receive, send)
+        return await complete_lifespan(receive, send)
     if scope["type"] == "websocket":
         return await _websocket(scope, receive, send)
     path = scope["path"]

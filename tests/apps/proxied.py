@@ -4,16 +4,11 @@ and the ``proxy_protocol`` extension (``unique_id`` as hex)."""
 import json
 import sys
 
+from tests.apps.lifespan import with_lifespan
 
+
+@with_lifespan
 async def app(scope, receive, send):
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
     told = scope["extensions"].get("proxy_protocol")
     if told is not None and told["command"] == "LOCAL":
         # a health check's connection (v2 LOCAL): said on stderr, which the tests read

@@ -5,16 +5,11 @@ read, whose body waits in the server's buffers: flow control, not a slow client)
 
 import asyncio
 
+from tests.apps.lifespan import with_lifespan
 
+
+@with_lifespan
 async def app(scope, receive, send):
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
     query = dict(p.partition("=")[::2] for p in scope["query_string"].decode().split("&") if p)
     pause = float(query.get("pause", 0))
     start = {
