@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import ssl
 import time
 
 import h2.events
@@ -16,7 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port, run_cli
-from tests.integration.h2socket import H2Socket
+from tests.integration.h2socket import H2Socket, client_tls, tls_files
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -135,6 +136,18 @@ def test_concurrent_streams_of_one_connection_each_run_in_their_own_context(star
         client.close()
 
 
+def assert_ended_with_protocol_error(data: bytes) -> None:
+    """``data`` (all the server sent before it closed) is HTTP/2 frames, not an HTTP/1.1
+    answer, and the last is GOAWAY (type 7) PROTOCOL_ERROR (1)."""
+    assert b"HTTP/1.1" not in data
+    frames = []
+    while len(data) >= 9:
+        length = int.from_bytes(data[:3], "big")
+        frames.append((data[3], data[9 : 9 + length]))
+        data = data[9 + length :]
+    assert frames[-1][0] == 7 and int.from_bytes(frames[-1][1][4:8], "big") == 1, frames
+
+
 def test_an_http2_only_port_answers_http2_and_ends_anything_else_with_goaway(start_server):
     server = start_server("tests.apps.h2:app", "--workers", "1", "--http2-only")
     server.wait_ready()
@@ -150,14 +163,31 @@ def test_an_http2_only_port_answers_http2_and_ends_anything_else_with_goaway(sta
         data = b""
         while chunk := sock.recv(65536):
             data += chunk
-    # our SETTINGS, then GOAWAY (type 7) PROTOCOL_ERROR (1), then the connection closes
-    assert b"HTTP/1.1" not in data
-    frames = []
-    while len(data) >= 9:
-        length = int.from_bytes(data[:3], "big")
-        frames.append((data[3], data[9 : 9 + length]))
-        data = data[9 + length :]
-    assert frames[-1][0] == 7 and int.from_bytes(frames[-1][1][4:8], "big") == 1, frames
+    assert_ended_with_protocol_error(data)
+
+
+def test_an_http2_only_tls_port_offers_h2_alone_and_ends_http11_with_goaway(start_server, tmp_path):
+    certfile, cafile = tls_files(tmp_path)
+    server = start_server(
+        "tests.apps.h2:app", "--workers", "1", "--http2-only", "--certfile", certfile
+    )
+    server.wait_ready()
+    with tls_socket(server.port, cafile, ["http/1.1", "h2"]) as sock:
+        assert sock.selected_alpn_protocol() == "h2"  # whatever the client's order
+    with tls_socket(server.port, cafile, ["http/1.1"]) as sock:
+        assert sock.selected_alpn_protocol() is None
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert_ended_with_protocol_error(data)
+
+
+def tls_socket(port: int, cafile: str, alpn: list[str]) -> ssl.SSLSocket:
+    context = client_tls(cafile)
+    context.set_alpn_protocols(alpn)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    return context.wrap_socket(raw, server_hostname="127.0.0.1")
 
 
 def test_http2_only_without_http2_is_a_one_line_error():
