@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import logging.config
 import os
 import sys
 from typing import TYPE_CHECKING
-
-from .config.logconfig import read_log_config
 
 if TYPE_CHECKING:
     from .config import Config
@@ -157,6 +154,11 @@ def setup(config: Config) -> None:
         access_json=config.log_format == "json",
     )
     if config.log_config:
+        # (imported here: logging.config and its handlers are for this option alone)
+        import logging.config
+
+        from .config.logconfig import read_log_config
+
         try:
             logging.config.dictConfig(read_log_config(config.log_config))
         except ValueError as exc:

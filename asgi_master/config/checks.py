@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING, NoReturn
 
 from .envfile import check_env_file
 from .errors import ConfigError
-from .logconfig import check as check_log_table
-from .logconfig import read_log_config
 
 if TYPE_CHECKING:
     from .settings import Config
@@ -51,6 +49,10 @@ def validate_log_config(config: Config) -> None:
     """``log_config`` names a readable TOML/JSON dictConfig table that would apply."""
     if config.log_config:
         try:
+            # (imported here: logging.config and its handlers are for this option alone)
+            from .logconfig import check as check_log_table
+            from .logconfig import read_log_config
+
             check_log_table(read_log_config(config.log_config))
         except ValueError as exc:
             _fail(config, "log_config", str(exc))

@@ -17,9 +17,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from dotenv import load_dotenv
-from dotenv.parser import parse_stream
-
 from .errors import ConfigError
 from .settings import ENV_PREFIX, Config
 
@@ -34,6 +31,8 @@ def check_env_file(path: str) -> list[str]:
         raise ValueError(f"cannot read it: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise ValueError("not UTF-8 text") from None
+    from dotenv.parser import parse_stream  # only with env_file: the worker never needs it
+
     names: list[str] = []
     for binding in parse_stream(io.StringIO(text)):
         raw = binding.original.string
@@ -71,6 +70,8 @@ class EnvFileLoad:
         if path is None:
             return
         names = list(dict.fromkeys(check_env_file(path)))
+        from dotenv import load_dotenv
+
         before = dict(os.environ)
         load_dotenv(path, override=False, encoding="utf-8")
         self.set_by_file = {n: os.environ[n] for n in names if n in os.environ and n not in before}

@@ -18,8 +18,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
-import psutil
-
 from ..channel import DURATION_BUCKETS, WorkerStats
 from ..config import BindSpec
 from .generations import Generations
@@ -152,6 +150,8 @@ def _lines(name: str, kind: str, help_text: str, samples: Iterable[tuple[str, fl
 
 def render(master: Supervised) -> str:
     """The exposition text of the master's current state."""
+    import psutil  # (only with metrics_bind: workers inherit what the master imports)
+
     workers = sorted(master.workers.values(), key=lambda h: (h.slot, h.pid))
     per_worker: list[tuple[str, float, float, int, int]] = []
     overall = Totals(

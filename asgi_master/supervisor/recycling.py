@@ -14,8 +14,6 @@ import random
 from collections.abc import Iterable
 from typing import Final
 
-import psutil
-
 from ..config import Config
 from .handle import WorkerHandle, WorkerState
 
@@ -31,6 +29,8 @@ def _mib(size: int) -> str:
 
 def measure(pid: int, kind: str) -> int | None:
     """The memory of process ``pid`` in bytes, ``kind`` "rss" or "uss"; None if unreadable."""
+    import psutil  # (only with max_worker_memory: workers inherit what the master imports)
+
     try:
         process = psutil.Process(pid)
         if kind == "uss":

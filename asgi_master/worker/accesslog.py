@@ -18,7 +18,6 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any, Final
 
 from ..config import Config
@@ -187,6 +186,8 @@ class AccessLogFormat:
     def _render_json(
         scope: Scope, status: int, body_bytes: int, duration: float, found: dict[bytes, str]
     ) -> str:
+        from datetime import datetime  # (JSON lines only: the worker does not load it otherwise)
+
         return json.dumps(
             {
                 "time": datetime.now().astimezone().isoformat(timespec="milliseconds"),

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import html
 import logging
 import os
 import time
@@ -391,6 +390,8 @@ def _debug_page(exc: BaseException, scope: Scope) -> tuple[bytes, bytes]:
         if name == b"accept":
             accept = value
     if b"text/html" in accept:
+        import html  # (debug pages only)
+
         page = (
             "<!doctype html><title>500 Internal Server Error</title>"
             f"<h1>500 Internal Server Error</h1><pre>{html.escape(text)}</pre>"

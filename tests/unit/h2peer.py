@@ -16,13 +16,10 @@ import hpack
 from hyperframe import frame as hf
 
 from asgi_master.config import Config
-from asgi_master.worker.h2 import (
-    Connection,
-    ConnectionLimits,
-    Event,
-    RequestReceived,
-    ServerStream,
-)
+from asgi_master.worker.h2.connection import Connection
+from asgi_master.worker.h2.events import Event, RequestReceived
+from asgi_master.worker.h2.limits import ConnectionLimits
+from asgi_master.worker.h2.streams import ServerStream
 
 GET = [
     (b":method", b"GET"),

@@ -13,9 +13,9 @@ import struct
 import pytest
 from hyperframe import frame as hf
 
-from asgi_master.worker.h2 import Abuse, ConnectionTerminated, RequestReceived, StreamReset
-from asgi_master.worker.h2.abuse import DEFAULT_BUDGETS
+from asgi_master.worker.h2.abuse import DEFAULT_BUDGETS, Abuse
 from asgi_master.worker.h2.errors import ENHANCE_YOUR_CALM
+from asgi_master.worker.h2.events import ConnectionTerminated, RequestReceived, StreamReset
 
 from .h2peer import Peer, decode_response, headers_frame, limits, raw_frames, request
 

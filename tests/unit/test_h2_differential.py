@@ -11,13 +11,8 @@ import h2.settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from asgi_master.worker.h2 import (
-    Connection,
-    RequestBody,
-    RequestEnded,
-    RequestReceived,
-    StreamReset,
-)
+from asgi_master.worker.h2.connection import Connection
+from asgi_master.worker.h2.events import RequestBody, RequestEnded, RequestReceived, StreamReset
 
 from .h2peer import limits
 

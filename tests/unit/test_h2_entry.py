@@ -7,8 +7,8 @@ from __future__ import annotations
 import h2.events
 import pytest
 
-from asgi_master.worker.h2 import RequestReceived
 from asgi_master.worker.h2.errors import H2ConnectionError
+from asgi_master.worker.h2.events import RequestReceived
 from asgi_master.worker.h2.frames import INITIAL_WINDOW_SIZE, settings_frame
 from asgi_master.worker.h2.request import MalformedRequest
 from asgi_master.worker.http.connection import (

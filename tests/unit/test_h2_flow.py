@@ -10,8 +10,8 @@ import h2.events
 import h2.settings
 from hyperframe import frame as hf
 
-from asgi_master.worker.h2 import RequestBody, StreamReset, StreamWritable
 from asgi_master.worker.h2.errors import FLOW_CONTROL_ERROR
+from asgi_master.worker.h2.events import RequestBody, StreamReset, StreamWritable
 
 from .h2peer import Peer, headers_frame, limits, raw_frames, request
 

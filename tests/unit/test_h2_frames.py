@@ -9,7 +9,7 @@ import struct
 import pytest
 from hyperframe import frame as hf
 
-from asgi_master.worker.h2 import Connection, ConnectionTerminated, RequestReceived, StreamReset
+from asgi_master.worker.h2.connection import Connection
 from asgi_master.worker.h2.errors import (
     COMPRESSION_ERROR,
     FLOW_CONTROL_ERROR,
@@ -18,6 +18,7 @@ from asgi_master.worker.h2.errors import (
     REFUSED_STREAM,
     STREAM_CLOSED,
 )
+from asgi_master.worker.h2.events import ConnectionTerminated, RequestReceived, StreamReset
 from asgi_master.worker.h2.frames import PREFACE
 
 from .h2peer import Peer, headers_frame, limits, raw_frames, request

@@ -8,8 +8,9 @@ import h2.events
 import pytest
 from hyperframe import frame as hf
 
-from asgi_master.worker.h2 import Connection, ConnectionTerminated, StreamReset
+from asgi_master.worker.h2.connection import Connection
 from asgi_master.worker.h2.errors import NO_ERROR, REFUSED_STREAM, SETTINGS_TIMEOUT
+from asgi_master.worker.h2.events import ConnectionTerminated, StreamReset
 from asgi_master.worker.h2.frames import MAX_STREAM_ID, PREFACE
 from asgi_master.worker.h2.state import (
     CONNECTION_TRANSITIONS,

@@ -7,8 +7,8 @@ import h2.events
 import pytest
 from hyperframe import frame as hf
 
-from asgi_master.worker.h2 import RequestBody, RequestEnded, RequestReceived, StreamReset
 from asgi_master.worker.h2.errors import PROTOCOL_ERROR
+from asgi_master.worker.h2.events import RequestBody, RequestEnded, RequestReceived, StreamReset
 
 from .h2peer import Peer, decode_response, headers_frame, limits, raw_frames, request
 

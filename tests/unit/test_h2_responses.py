@@ -315,7 +315,7 @@ def test_a_file_body_not_matching_the_apps_content_length_raises_before_sending(
 def test_server_stream_has_the_synchronous_half_of_the_cycles_stream(name):
     import inspect
 
-    from asgi_master.worker.h2 import ServerStream
+    from asgi_master.worker.h2.streams import ServerStream
     from asgi_master.worker.stream import Stream
 
     ours = inspect.signature(getattr(ServerStream, name))

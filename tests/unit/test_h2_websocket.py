@@ -7,7 +7,7 @@ import h2.events
 import pytest
 
 from asgi_master.worker.asgi import ASGIMessageError
-from asgi_master.worker.h2 import RequestReceived
+from asgi_master.worker.h2.events import RequestReceived
 from asgi_master.worker.ws.handshake import H2Reply, HandshakeError, read_extended_connect
 from asgi_master.worker.ws.session import WebSocketSession
 from tests.unit.defaults import websocket_settings

@@ -10,6 +10,7 @@ from asgi_master.worker.http.writer import (
     ResponseDefaults,
     ResponseError,
     ResponseWriter,
+    http_date,
     simple_response,
 )
 
@@ -219,3 +220,14 @@ def test_a_content_type_in_the_headers_setting_leaves_the_servers_own_responses_
     writer.start(200, [])
     response, _, _ = parse(writer.body(b"x", more=False))
     assert [v for n, v in response.headers if n == b"content-type"] == [b"text/x-site"]
+
+
+@pytest.mark.parametrize(
+    "seconds",
+    [0, 951782400, 951868799, 1709208000, 1735689599, 1735689600, 2147483647, 4102444800],
+)
+def test_the_date_is_the_imf_fixdate_email_utils_writes(seconds):
+    # the epoch, the leap days of 2000 and 2024, the turn of 2025, 2^31 - 1, the year 2100
+    import email.utils
+
+    assert http_date(seconds) == email.utils.formatdate(seconds, usegmt=True).encode("ascii")

@@ -12,7 +12,8 @@ from wsproto.events import CloseConnection, Ping, TextMessage
 
 from asgi_master.worker.context import WorkerState
 from asgi_master.worker.http.protocol import HTTPProtocol
-from asgi_master.worker.ws import UPGRADES, WebSocketProtocol
+from asgi_master.worker.ws import UPGRADES
+from asgi_master.worker.ws.protocol import WebSocketProtocol
 from tests.unit.defaults import worker_settings
 from tests.unit.memlink import MemoryTransport
 

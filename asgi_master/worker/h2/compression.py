@@ -30,13 +30,12 @@ from hpack.huffman_table import decode_huffman
 from hpack.table import HeaderTable
 
 from .errors import CompressionError
+from .limits import ENTRY_OVERHEAD
 
 Field = tuple[bytes, bytes]
 
 STATIC_TABLE: Final[tuple[Field, ...]] = HeaderTable.STATIC_TABLE
 _STATIC_COUNT: Final = len(STATIC_TABLE)
-#: RFC 7541 4.1: an entry's size is its name and value plus 32
-ENTRY_OVERHEAD: Final = 32
 #: the table size every decoder starts with (SETTINGS_HEADER_TABLE_SIZE's default)
 DEFAULT_TABLE_SIZE: Final = 4096
 #: the dynamic table size update to 0 that opens a connection's first response block

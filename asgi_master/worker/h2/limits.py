@@ -13,14 +13,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from .abuse import DEFAULT_BUDGETS, Abuse, Budget
-from .compression import ENTRY_OVERHEAD
 from .request import RequestLimits
 
 if TYPE_CHECKING:
     from ...config import Config
+
+#: RFC 7541 4.1: an HPACK table entry's size is its name and value plus 32 (here, and not in
+#: compression.py, so that the worker's settings do not import the HPACK code)
+ENTRY_OVERHEAD: Final = 32
 
 
 @dataclass(frozen=True, slots=True)

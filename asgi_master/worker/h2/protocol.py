@@ -43,12 +43,12 @@ from .events import (
     StreamWritable,
 )
 from .request_stream import H2Stream
-from .websocket import StreamTransport, start_websocket
 
 if TYPE_CHECKING:
     from ..context import WorkerState
     from .request import RequestHead
     from .streams import ServerStream
+    from .websocket import StreamTransport
 
 log = logging.getLogger("asgi_master.error")
 
@@ -222,6 +222,8 @@ class H2Protocol(asyncio.Protocol):
             self.log_own(head, core)
             return
         if head.protocol is not None:
+            from .websocket import start_websocket  # (the first loads WebSocket: ws/__init__)
+
             start_websocket(self, core, head)
             return
         if settings.health_paths and self._answer_health(core, head):

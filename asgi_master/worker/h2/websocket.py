@@ -15,10 +15,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any, Final
 
-from ..ws import websocket_scope
 from ..ws.handshake import H2Reply, HandshakeError, read_extended_connect
 from ..ws.protocol import WebSocketProtocol
 from ..ws.session import WebSocketSession
+from ..ws.upgrade import websocket_scope
 from .state import ResponseState
 
 if TYPE_CHECKING:

@@ -20,13 +20,14 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from typing import Final
-
-import h11
+from typing import TYPE_CHECKING, Final
 
 from .chunked import ChunkedDecoder
 from .head import FALLBACK, ProtocolError, RequestHead, head_from_parts, parse_fast
 from .limits import Limits
+
+if TYPE_CHECKING:
+    import h11  # imported by the first head that needs it: most workers never do
 
 __all__ = ["Limits", "ProtocolError", "RequestReader"]
 
@@ -285,6 +286,8 @@ class RequestReader:
         return NEED_DATA
 
     def _switch_to_h11(self) -> Event:
+        import h11
+
         buffer = self._buffer
         self._scanned = 0
         end = buffer.find(b"\r\n\r\n")
@@ -303,6 +306,8 @@ class RequestReader:
         return self._read_h11()
 
     def _read_h11(self) -> Event:
+        import h11
+
         conn = self._h11
         assert conn is not None
         try:

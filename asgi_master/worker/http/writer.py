@@ -18,7 +18,6 @@ import enum
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from email.utils import formatdate
 from http import HTTPStatus
 from typing import Final
 
@@ -60,6 +59,27 @@ _FRAMING_CHUNKED: Final = _Framing.CHUNKED
 _FRAMING_CLOSE: Final = _Framing.CLOSE
 
 
+_DAYS: Final = (b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun")
+_MONTHS: Final = (
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"
+)  # fmt: skip
+
+
+def http_date(seconds: int) -> bytes:
+    """``seconds`` since the epoch as an IMF-fixdate (RFC 9110 5.6.7), in English whatever the
+    locale (``email.utils.formatdate(usegmt=True)`` without importing the email package)."""
+    t = time.gmtime(seconds)
+    return b"%s, %02d %s %04d %02d:%02d:%02d GMT" % (
+        _DAYS[t.tm_wday],
+        t.tm_mday,
+        _MONTHS[t.tm_mon - 1],
+        t.tm_year,
+        t.tm_hour,
+        t.tm_min,
+        t.tm_sec,
+    )
+
+
 class _DateLine:
     """The ``date:`` header line, formatted at most once a second."""
 
@@ -73,7 +93,7 @@ class _DateLine:
         now = int(time.time())
         if now != self.second:
             self.second = now
-            self.line = b"date: %s\r\n" % formatdate(now, usegmt=True).encode("ascii")
+            self.line = b"date: %s\r\n" % http_date(now)
         return self.line
 
 

@@ -5,74 +5,26 @@ HTTP/2 streams (RFC 8441, see worker/h2/websocket.py).
 ``session`` is the sans-IO core (ASGI messages and bytes in, bytes and actions out), and
 ``protocol`` the asyncio adapter that takes the connection over from ``HTTPProtocol`` (or runs
 on an HTTP/2 stream made to look like a transport).
+
+Nothing of that is loaded until a worker's first upgrade: wsproto (with h11) and these modules
+are about 1.5 MiB of a worker's memory, which an app that takes no WebSocket does not need. The
+first upgrade pays for the import (a few milliseconds, once per worker).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
-
-from .handshake import HandshakeError, HandshakeRequest, HTTP11Reply, read_handshake
-from .protocol import WebSocketProtocol
-from .session import SessionState, WebSocketSession
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from ..http.head import RequestHead
     from ..http.protocol import HTTPProtocol
 
-__all__ = [
-    "UPGRADES",
-    "SessionState",
-    "WebSocketProtocol",
-    "WebSocketSession",
-    "start_websocket",
-    "websocket_scope",
-]
-
-_SCHEMES = {"http": "ws", "https": "wss"}
-
 
 def start_websocket(http: HTTPProtocol, head: RequestHead) -> None:
-    """Take over an HTTP connection whose request asks to upgrade to WebSocket (the HTTP
-    layer's upgrade handler for ``websocket``): a bad handshake is answered 400 by the HTTP
-    layer; otherwise the app gets a websocket scope."""
-    try:
-        request = read_handshake(head)
-    except HandshakeError as exc:
-        http.refuse_request(400, str(exc).encode("utf-8", "replace"), head)
-        return
-    worker = http.worker
-    settings = worker.settings
-    transport = http.transport
-    assert transport is not None
-    scope = http.scope_for(head)
-    websocket_scope(scope, request, http.info.extensions)
-    trailing = http.detach()
-    session = WebSocketSession(
-        request, settings.websocket, HTTP11Reply(request, settings.response_defaults)
-    )
-    protocol = WebSocketProtocol(worker, transport, session, scope)
-    transport.set_protocol(protocol)
-    worker.connections.add(protocol)
-    protocol.start(trailing)
-    if worker.draining:
-        # an upgrade on a kept-alive connection of a draining worker: it closes right after
-        # the accept, with the drain's code, like the WebSockets that were open before
-        protocol.shutdown()
+    """The HTTP/1.1 layer's upgrade handler for ``websocket`` (``upgrade.start_websocket``)."""
+    from .upgrade import start_websocket as upgrade  # loaded by the first, then a look-up
 
-
-def websocket_scope(
-    scope: dict[str, Any], request: HandshakeRequest, extensions: dict[str, Any]
-) -> None:
-    """Make the HTTP scope of a handshake request a websocket scope (in place);
-    ``extensions`` are the connection's (its ``tls`` is kept)."""
-    scope["type"] = "websocket"
-    scope["scheme"] = _SCHEMES.get(scope["scheme"], scope["scheme"])
-    scope["subprotocols"] = list(request.subprotocols)
-    websocket_extensions: dict[str, object] = {"websocket.http.response": {}}
-    tls = extensions.get("tls")
-    if tls is not None:
-        websocket_extensions["tls"] = tls
-    scope["extensions"] = websocket_extensions
+    upgrade(http, head)
 
 
 #: the HTTP/1.1 layer's upgrade handlers this package provides (``Upgrade`` token -> handler)
