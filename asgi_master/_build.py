@@ -44,6 +44,7 @@ COMPILED: Final = (
     "asgi_master.worker.scope",
     "asgi_master.worker.cycle",
     "asgi_master.grammar",
+    "asgi_master.worker.http.protocol",
 )
 #: set (not empty, not "0"), pure Python: at build, compile nothing; at import, load the .py
 NO_EXTENSIONS_ENV: Final = "ASGI_MASTER_NO_EXTENSIONS"
