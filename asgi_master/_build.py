@@ -45,6 +45,9 @@ COMPILED: Final = (
     "asgi_master.worker.cycle",
     "asgi_master.grammar",
     "asgi_master.worker.http.protocol",
+    "asgi_master.worker.context",
+    "asgi_master.worker.flow",
+    "asgi_master.worker.accesslog",
 )
 #: set (not empty, not "0"), pure Python: at build, compile nothing; at import, load the .py
 NO_EXTENSIONS_ENV: Final = "ASGI_MASTER_NO_EXTENSIONS"
