@@ -93,6 +93,21 @@ def remove_extensions(package_dir: str) -> None:
             os.remove(stem + BUILD.EXTENSION_SUFFIX)
 
 
+def remove_stale_extensions(package_dir: str) -> None:
+    """Delete this interpreter's compiled modules that ``COMPILED`` no longer lists: an earlier
+    in-place build's, which Python would import before the ``.py`` beside them (and which
+    refer to a shared library that no longer has them)."""
+    keep = {*BUILD.COMPILED, BUILD.NATIVE_GROUP + "__mypyc"}
+    for root, _dirs, files in os.walk(package_dir):
+        for name in files:
+            if not name.endswith(BUILD.EXTENSION_SUFFIX):
+                continue
+            relative = os.path.relpath(os.path.join(root, name), package_dir)
+            module = ".".join([PACKAGE, *relative[: -len(BUILD.EXTENSION_SUFFIX)].split(os.sep)])
+            if module not in keep:
+                os.remove(os.path.join(root, name))
+
+
 class OptionalBuildExt(build_ext):
     """build_ext that compiles ``COMPILED`` with mypyc when it can and installs pure Python
     when it cannot; it writes the build record either way.
@@ -134,6 +149,7 @@ class OptionalBuildExt(build_ext):
                 remove_extensions(package_dir)
                 record = BUILD.pure_record(self.pure_reason)
             else:
+                remove_stale_extensions(package_dir)
                 # the digests of the sources compiled (those the runtime will compare)
                 record = BUILD.compiled_record(compiler, os.path.join(HERE, PACKAGE))
             os.makedirs(package_dir, exist_ok=True)

@@ -48,6 +48,20 @@ COMPILED: Final = (
     "asgi_master.worker.context",
     "asgi_master.worker.flow",
     "asgi_master.worker.accesslog",
+    "asgi_master.worker.h2.errors",
+    "asgi_master.worker.h2.limits",
+    "asgi_master.worker.h2.abuse",
+    "asgi_master.worker.h2.frames",
+    "asgi_master.worker.h2.state",
+    "asgi_master.worker.h2.request",
+    "asgi_master.worker.h2.compression",
+    "asgi_master.worker.h2.outbox",
+    "asgi_master.worker.h2.response",
+    "asgi_master.worker.h2.control",
+    "asgi_master.worker.h2.streams",
+    "asgi_master.worker.h2.connection",
+    "asgi_master.worker.h2.request_stream",
+    "asgi_master.worker.h2.protocol",
 )
 #: set (not empty, not "0"), pure Python: at build, compile nothing; at import, load the .py
 NO_EXTENSIONS_ENV: Final = "ASGI_MASTER_NO_EXTENSIONS"

@@ -362,9 +362,9 @@ class RequestCycle:
             )
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError as exc:
+        except OSError as error:
             raise ASGIMessageError(
-                f"http.response.pathsend: cannot open {path}: {exc.strerror}"
+                f"http.response.pathsend: cannot open {path}: {error.strerror}"
             ) from None
         try:
             try:

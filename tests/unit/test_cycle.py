@@ -243,6 +243,30 @@ def test_pathsend_hands_the_open_file_and_its_size_to_the_stream(tmp_path):
     assert calls_of(app)[1:] == [("file", b"file body", 9), ("complete",)]
 
 
+def test_a_file_the_stream_refuses_is_an_asgi_message_error_and_the_file_is_closed(tmp_path):
+    # (the second ``except ... as exc`` of _on_pathsend: mypyc once typed it as the first's)
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"file body")
+    raised: list[BaseException] = []
+
+    async def app(scope, receive, send):
+        await send(START)
+        try:
+            await send({"type": "http.response.pathsend", "path": str(path)})
+        except ASGIMessageError as exc:
+            raised.append(exc)
+            raise
+
+    fds_before = len(os.listdir("/proc/self/fd"))
+    stream = RecordingStream(fail="file")
+    asyncio.run(run_app(app, stream))
+    calls = stream.calls
+    assert [type(exc) for exc in raised] == [ASGIMessageError]
+    assert "http.response.pathsend: file refused by the stream" in str(raised[0])
+    assert calls[-1][0] == "refuse"
+    assert len(os.listdir("/proc/self/fd")) == fds_before
+
+
 # -- the error policy ---------------------------------------------------------------------
 
 

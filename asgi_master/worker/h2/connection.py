@@ -464,12 +464,12 @@ class Connection(ControlFrames):
                     self._count(Abuse.HPACK_BOMB)
                     raise RejectedRequest(431, "header list too large")
                 head = read_request_head(fields, self.limits.request)
-            except MalformedRequest as exc:
-                raise H2StreamError(stream_id, PROTOCOL_ERROR, str(exc)) from None
-            except RejectedRequest as exc:
+            except MalformedRequest as malformed:
+                raise H2StreamError(stream_id, PROTOCOL_ERROR, str(malformed)) from None
+            except RejectedRequest as rejected:
                 stream = self.streams[stream_id] = ServerStream(self, stream_id, None, end_stream)
-                stream.refuse_request(exc.status, exc.reason)
-                self._events.append(RequestRefused(stream_id, exc.status, exc.reason))
+                stream.refuse_request(rejected.status, rejected.reason)
+                self._events.append(RequestRefused(stream_id, rejected.status, rejected.reason))
                 return
             if unchanged and len(block) <= _HEAD_CACHE_BLOCK:
                 if len(self._heads) >= _HEAD_CACHE_MAX:

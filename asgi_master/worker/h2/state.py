@@ -28,7 +28,7 @@ import enum
 from typing import Final
 
 
-class StateError(RuntimeError):
+class StateError(Exception):
     """An event that the state machine does not allow in its state."""
 
 
