@@ -35,3 +35,11 @@ def is_token(data: bytes) -> bool:
 def is_field_value(data: bytes) -> bool:
     """``data`` has no character a field value may not hold (RFC 9110 5.5)."""
     return CONTROL.search(data) is None
+
+
+#: RFC 9110 5.6.7: the day and month names of an HTTP date (English, whatever the locale); the
+#: access log's time uses the same month names
+DAY_NAMES: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MONTH_NAMES: Final = (
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+)  # fmt: skip

@@ -22,25 +22,12 @@ from typing import Any, Final
 
 from ..config import Config
 from ..config.types import ACCESS_LOG_ATOMS, split_access_log_template
+from ..grammar import MONTH_NAMES
 
 Scope = Mapping[str, Any]
 #: (scope, status, body bytes, duration in seconds, wanted request headers) -> text
 Getter = Callable[[Scope, int, int, float, dict[bytes, str]], str]
 
-_MONTHS: Final = (
-    "Jan",
-    "Feb",
-    "Mar",
-    "Apr",
-    "May",
-    "Jun",
-    "Jul",
-    "Aug",
-    "Sep",
-    "Oct",
-    "Nov",
-    "Dec",
-)
 _ESCAPES: Final = {i: f"\\x{i:02x}" for i in [*range(0x20), *range(0x7F, 0xA0)]} | {
     ord('"'): '\\"',
     ord("\\"): "\\\\",
@@ -67,7 +54,7 @@ class _Clock:
             offset = t.tm_gmtoff // 60
             sign = "+" if offset >= 0 else "-"
             self._text = (
-                f"[{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:"
+                f"[{t.tm_mday:02d}/{MONTH_NAMES[t.tm_mon - 1]}/{t.tm_year}:"
                 f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} "
                 f"{sign}{abs(offset) // 60:02d}{abs(offset) % 60:02d}]"
             )

@@ -5,7 +5,7 @@ A worker whose listeners can be reached by HTTP/2 in the usual way loads it at s
 listener (browsers choose ``h2`` by ALPN) or an ``http2_only`` one. On plain listeners that also
 speak HTTP/1.1, HTTP/2 comes only from a client that opens with the preface (h2c by prior
 knowledge) or asks to upgrade: rare enough, behind the balancers such ports serve, that the
-core is loaded by the first such connection (a few milliseconds, once per worker) and not by
+core is loaded by the first such connection (tens of milliseconds, once per worker) and not by
 every worker that never sees one.
 """
 
@@ -36,20 +36,15 @@ def upgrade_h2c(http: HTTPProtocol, head: RequestHead) -> None:
     upgrade(http, head)
 
 
-def loads_at_start(settings: WorkerSettings) -> bool:
-    """The worker loads the HTTP/2 core as it starts (see above), not at first use."""
-    return settings.http2 is not None and (settings.ssl is not None or settings.http2_only)
-
-
 def entry_points(
     settings: WorkerSettings, upgrades: Mapping[bytes, UpgradeHandler]
 ) -> tuple[Mapping[bytes, UpgradeHandler], Callable[[HTTPProtocol], None] | None]:
     """The ``HTTPProtocol`` upgrade handlers (``upgrades`` and ``h2c`` with ``http2_upgrade``)
     and the HTTP/2 hand-over (None with ``http2 = false``) a worker serves with; the HTTP/2
-    core is loaded now if ``loads_at_start``."""
+    core is loaded now on TLS or ``http2_only`` (see above)."""
     if settings.http2 is None:
         return upgrades, None
-    if loads_at_start(settings):
+    if settings.ssl is not None or settings.http2_only:
         from . import handover  # noqa: F401  (imported for its side effect: loaded now)
     if settings.http2_upgrade:
         upgrades = {**upgrades, b"h2c": upgrade_h2c}

@@ -22,7 +22,7 @@ from http import HTTPStatus
 from typing import Final
 
 from ...config import Config
-from ...grammar import CONTROL, TOKEN
+from ...grammar import CONTROL, DAY_NAMES, MONTH_NAMES, TOKEN
 from ..asgi import ResponseError
 
 STATUS_LINES: Final[dict[int, bytes]] = {
@@ -59,25 +59,15 @@ _FRAMING_CHUNKED: Final = _Framing.CHUNKED
 _FRAMING_CLOSE: Final = _Framing.CLOSE
 
 
-_DAYS: Final = (b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun")
-_MONTHS: Final = (
-    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"
-)  # fmt: skip
-
-
 def http_date(seconds: int) -> bytes:
     """``seconds`` since the epoch as an IMF-fixdate (RFC 9110 5.6.7), in English whatever the
     locale (``email.utils.formatdate(usegmt=True)`` without importing the email package)."""
     t = time.gmtime(seconds)
-    return b"%s, %02d %s %04d %02d:%02d:%02d GMT" % (
-        _DAYS[t.tm_wday],
-        t.tm_mday,
-        _MONTHS[t.tm_mon - 1],
-        t.tm_year,
-        t.tm_hour,
-        t.tm_min,
-        t.tm_sec,
-    )
+    day, month = DAY_NAMES[t.tm_wday], MONTH_NAMES[t.tm_mon - 1]
+    return (
+        f"{day}, {t.tm_mday:02d} {month} {t.tm_year:04d} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+    ).encode("ascii")
 
 
 class _DateLine:

@@ -8,7 +8,7 @@ on an HTTP/2 stream made to look like a transport).
 
 Nothing of that is loaded until a worker's first upgrade: wsproto (with h11) and these modules
 are about 1.5 MiB of a worker's memory, which an app that takes no WebSocket does not need. The
-first upgrade pays for the import (a few milliseconds, once per worker).
+first upgrade pays for the import (tens of milliseconds, once per worker).
 """
 
 from __future__ import annotations
